@@ -1,0 +1,1 @@
+"""Ingest: feed polling, page fetching and publishing raw articles to Kafka."""

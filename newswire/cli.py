@@ -1,0 +1,356 @@
+"""The `newswire` command line: services (poll, process, run), topics, offline processing, tail and replay."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from newswire import __version__
+from newswire.service import Health, StatusServer, configure_logging, install_stop_handlers
+from newswire.settings import Settings, load_settings, masked
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger("newswire")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newswire", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"newswire {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="YAML config file (env: NEWSWIRE_CONFIG)")
+    parser.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (kafka.bootstrap_servers)")
+    parser.add_argument("--store", metavar="URL", help="store URL: a SQLite path or postgresql://... (store.url)")
+    parser.add_argument("--metrics-port", type=int, metavar="PORT", help="port of /metrics, /healthz, /readyz; 0 off")
+    parser.add_argument("--log-format", choices=["text", "json"], help="log as text or JSON lines")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--print-config", action="store_true", help="print the effective settings (secrets masked)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    topics = sub.add_parser("topics", help="manage Kafka topics")
+    topics_sub = topics.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
+    topics_sub.add_parser("ensure", help="create the topics that are missing")
+    topics_sub.add_parser("list", help="list newswire's topics and their partitions")
+
+    poll = sub.add_parser("poll", help="poll feeds and publish raw articles (service)")
+    poll.add_argument("--feeds", metavar="FILE", help="YAML list of feeds (poller.feeds_file)")
+    poll.add_argument("--once", action="store_true", help="poll every feed once and exit")
+
+    process = sub.add_parser("process", help="consume raw articles, process, store and publish (service)")
+    process.add_argument("--group-id", help="consumer group (processor.group_id)")
+    process.add_argument("--max-records", type=int, help="exit after handling this many records")
+    process.add_argument("--idle-exit", type=float, metavar="SECONDS", help="exit after this long without records")
+
+    run = sub.add_parser("run", help="poller and processor together, for one machine")
+    run.add_argument("--feeds", metavar="FILE", help="YAML list of feeds (poller.feeds_file)")
+
+    pf = sub.add_parser("process-file", help="run the processing stages on local files, print JSON lines")
+    pf.add_argument("paths", nargs="+", metavar="PATH", help="HTML or text files; - for stdin")
+    pf.add_argument("--source", default="file", help="source name recorded in the output")
+    pf.add_argument("--explain", action="store_true", help="show each removed line and why, on stderr")
+    pf.add_argument("--all", action="store_true", help="also print a JSON line for dropped and failed inputs")
+
+    tail = sub.add_parser("tail", help="follow the clean topic and print records")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
+    tail.add_argument("--max", type=int, metavar="N", help="stop after N records")
+    tail.add_argument("--language", action="append", metavar="CODE", help="only these languages (repeatable)")
+    tail.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this long without records")
+    tail.add_argument("--topic", help="another topic to follow (e.g. the duplicates topic)")
+
+    replay = sub.add_parser("replay", help="re-process the raw topic in a fresh consumer group")
+    replay.add_argument("--from", dest="from_time", metavar="TIME",
+                        help="ISO 8601 time to start from (default: the beginning)")
+    replay.add_argument("--group-id", help="consumer group (default: a new newswire-replay-<time> group)")
+    replay.add_argument("--follow", action="store_true", help="keep going after reaching the end")
+
+    schemas = sub.add_parser("schemas", help="print or write the JSON Schemas of the records")
+    schemas.add_argument("--write", metavar="DIR", help="write one file per record into DIR")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    import os
+
+    overrides: dict[str, Any] = {}
+    if args.bootstrap:
+        overrides["kafka"] = {"bootstrap_servers": args.bootstrap}
+    if args.store:
+        overrides["store"] = {"url": args.store}
+    service: dict[str, Any] = {}
+    if args.metrics_port is not None:
+        service["metrics_port"] = args.metrics_port
+    if args.log_format:
+        service["log_format"] = args.log_format
+    if args.log_level:
+        service["log_level"] = args.log_level
+    if service:
+        overrides["service"] = service
+    if getattr(args, "feeds", None):
+        overrides["poller"] = {"feeds_file": args.feeds}
+    if getattr(args, "group_id", None) and args.command == "process":
+        overrides["processor"] = {"group_id": args.group_id}
+    base = load_settings(args.config or os.environ.get("NEWSWIRE_CONFIG"))
+    if not overrides:
+        return base
+    merged = base.model_dump()
+    for section, values in overrides.items():
+        merged[section] = {**merged[section], **values}
+    return Settings.model_validate(merged)
+
+
+class _Service:
+    """Status endpoint + stop handling around a service's main function."""
+
+    def __init__(self, settings: Settings, name: str) -> None:
+        self.health = Health(name)
+        self.stop = threading.Event()
+        install_stop_handlers(self.stop)
+        self.server = None
+        if settings.service.metrics_port:
+            self.server = StatusServer(self.health, settings.service.metrics_host,
+                                       settings.service.metrics_port).start()
+
+    def close(self) -> None:
+        if self.server:
+            self.server.stop()
+
+
+def _feeds_file(settings: Settings) -> Path:
+    if settings.poller.feeds_file is None:
+        raise SystemExit("no feeds file: pass --feeds FILE or set poller.feeds_file")
+    return settings.poller.feeds_file
+
+
+def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
+    from newswire.kafka import ensure_topics, make_consumer, wait_for_broker
+
+    wait_for_broker(settings.kafka)
+    if args.topics_command == "ensure":
+        for topic, state in ensure_topics(settings.kafka, settings.topics).items():
+            print(f"{topic}\t{state}")
+        return 0
+    consumer = make_consumer(settings.kafka, None)
+    try:
+        for topic in sorted(consumer.topics()):
+            if topic.startswith("__"):
+                continue
+            print(f"{topic}\t{len(consumer.partitions_for_topic(topic) or ())} partitions")
+    finally:
+        consumer.close()
+    return 0
+
+
+def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.service import run_poller
+
+    service = _Service(settings, "poller")
+    try:
+        results = run_poller(settings, _feeds_file(settings), health=service.health, stop=service.stop,
+                             once=args.once)
+    finally:
+        service.close()
+    if args.once:
+        published = sum(r.published for r in results)
+        failed = [r for r in results if r.result in ("http_error", "parse_error", "timeout", "fetch_error")]
+        print(f"polled {len(results)} feeds: {published} new entries published, {len(failed)} failed",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_process(settings: Settings, args: argparse.Namespace) -> int:
+    from processors.service import run_processor
+
+    service = _Service(settings, "processor")
+    try:
+        stats = run_processor(settings, health=service.health, stop=service.stop, max_records=args.max_records,
+                              idle_exit_seconds=args.idle_exit)
+    finally:
+        service.close()
+    print(f"processed {stats.total()} records: {dict(stats.outcomes)}", file=sys.stderr)
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.service import run_poller
+    from newswire.kafka import ensure_topics, wait_for_broker
+    from newswire.store import open_store
+    from processors.service import run_processor
+
+    feeds = _feeds_file(settings)
+    wait_for_broker(settings.kafka)
+    ensure_topics(settings.kafka, settings.topics)
+    service = _Service(settings, "run")
+    store = open_store(settings.store_url())
+    poller_health = Health("poller")
+    poller = threading.Thread(
+        target=run_poller, name="poller", daemon=True,
+        kwargs=dict(settings=settings, feeds_file=feeds, health=poller_health, stop=service.stop,
+                    store=open_store(settings.store_url())))
+    poller.start()
+    log.info("running poller and processor; Ctrl-C or SIGTERM to stop")
+    try:
+        run_processor(settings, health=service.health, stop=service.stop, store=store)
+    finally:
+        service.stop.set()
+        poller.join(timeout=settings.service.shutdown_grace_seconds)
+        store.close()
+        service.close()
+    return 0
+
+
+def cmd_process_file(settings: Settings, args: argparse.Namespace) -> int:
+    from newswire.records import encode
+    from newswire.store import open_store
+    from processors.offline import process_files
+    from processors.pipeline import build_pipeline
+
+    store = open_store(args.store or "sqlite:///:memory:")
+    pipeline = build_pipeline(store)
+    failures = 0
+    for outcome in process_files(args.paths, pipeline, store, source=args.source):
+        if outcome.record is not None:
+            sys.stdout.write(encode(outcome.record).decode("utf-8") + "\n")
+        else:
+            failures += outcome.outcome == "error"
+            print(f"{outcome.path}: {outcome.outcome}: {outcome.reason}", file=sys.stderr)
+            if args.all:
+                sys.stdout.write(json.dumps({"path": outcome.path, "outcome": outcome.outcome,
+                                             "reason": outcome.reason}) + "\n")
+        if args.explain and outcome.article is not None:
+            _explain(outcome)
+    store.close()
+    return 1 if failures else 0
+
+
+def _explain(outcome: Any) -> None:
+    article = outcome.article
+    counts = ", ".join(f"{k}={v}" for k, v in sorted(article.removed_lines.items())) or "none"
+    print(f"# {outcome.path}: {outcome.outcome}, language={article.language} "
+          f"({article.language_confidence:.2f}, {article.language_evidence}), removed lines: {counts}",
+          file=sys.stderr)
+
+
+def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
+    from kafka import TopicPartition
+
+    from newswire.kafka import make_consumer
+
+    topic = args.topic or settings.topics.clean
+    consumer = make_consumer(settings.kafka, None)
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            print(f"topic {topic} does not exist", file=sys.stderr)
+            return 2
+        consumer.assign(partitions)
+        if args.from_beginning:
+            consumer.seek_to_beginning(*partitions)
+        else:
+            consumer.seek_to_end(*partitions)
+        wanted = set(args.language or ())
+        printed = 0
+        last = time.monotonic()
+        while not stop.is_set():
+            batch = consumer.poll(timeout_ms=500)
+            for messages in batch.values():
+                for message in messages:
+                    last = time.monotonic()
+                    if wanted:
+                        try:
+                            if json.loads(message.value).get("language") not in wanted:
+                                continue
+                        except ValueError:
+                            continue
+                    sys.stdout.write(message.value.decode("utf-8", "replace") + "\n")
+                    printed += 1
+                    if args.max and printed >= args.max:
+                        sys.stdout.flush()
+                        return 0
+            sys.stdout.flush()
+            if args.timeout is not None and time.monotonic() - last > args.timeout:
+                break
+    finally:
+        consumer.close(autocommit=False)
+    return 0
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from processors.service import run_replay
+
+    start_ms = None
+    if args.from_time:
+        when = datetime.fromisoformat(args.from_time)
+        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        start_ms = int(when.timestamp() * 1000)
+    group = args.group_id or f"newswire-replay-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
+    service = _Service(settings, "replay")
+    try:
+        stats = run_replay(settings, health=service.health, stop=service.stop, group_id=group,
+                           from_timestamp_ms=start_ms, follow=args.follow)
+    finally:
+        service.close()
+    print(f"replayed {stats.total()} records in group {group}: {dict(stats.outcomes)}", file=sys.stderr)
+    return 0
+
+
+def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
+    from newswire.record_schemas import schema_documents
+
+    documents = schema_documents()
+    if args.write:
+        out = Path(args.write)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, document in documents.items():
+            (out / name).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+            print(out / name)
+    else:
+        print(json.dumps(documents, indent=2, ensure_ascii=False))
+    return 0
+
+
+COMMANDS = {
+    "topics": cmd_topics,
+    "poll": cmd_poll,
+    "process": cmd_process,
+    "run": cmd_run,
+    "process-file": cmd_process_file,
+    "tail": cmd_tail,
+    "replay": cmd_replay,
+    "schemas": cmd_schemas,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `newswire` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "process-file":
+        args_store = args.store
+        args.store = None  # process-file's store defaults to memory, not the service store
+        settings = _settings(args)
+        args.store = args_store
+    else:
+        settings = _settings(args)
+    configure_logging(settings.service.log_level, settings.service.log_format)
+    if args.print_config:
+        print(json.dumps(masked(settings), indent=2))
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](settings, args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

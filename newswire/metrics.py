@@ -1,0 +1,76 @@
+"""Every Prometheus metric newswire exports, in one namespace, with bounded labels.
+
+Labels never carry a URL, an article id or an exception message: only stage names, outcomes, reasons, kinds,
+languages, error classes and configured source names. `docs/metrics.md` documents each metric.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+__all__ = [
+    "BUILD_INFO",
+    "FEED_POLLS",
+    "FEED_POLL_SECONDS",
+    "FEED_ENTRIES",
+    "FEED_LAST_SUCCESS",
+    "FETCH_BYTES",
+    "RAW_PUBLISHED",
+    "RECORDS_CONSUMED",
+    "RECORDS_PROCESSED",
+    "STAGE_SECONDS",
+    "STAGE_RESULTS",
+    "DROPS",
+    "DEAD_LETTERS",
+    "DUPLICATES",
+    "LANGUAGES",
+    "STORE_SECONDS",
+    "PUBLISH_SECONDS",
+    "BATCH_SECONDS",
+    "RETRIES",
+    "LOOP_HEARTBEAT",
+]
+
+NS = "newswire"
+_STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_IO_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+BUILD_INFO = Info("build", "Version of the running newswire code.", namespace=NS)
+
+# Ingest.
+FEED_POLLS = Counter("feed_polls_total", "Feed polls by result.", ["result"], namespace=NS)
+FEED_POLL_SECONDS = Histogram("feed_poll_duration_seconds", "Time to fetch and parse one feed.",
+                              namespace=NS, buckets=_IO_BUCKETS)
+FEED_ENTRIES = Counter("feed_entries_total", "Feed entries seen, new or already published.", ["result"],
+                       namespace=NS)
+FEED_LAST_SUCCESS = Gauge("feed_last_success_timestamp_seconds", "Unix time of the last successful poll.",
+                          ["source"], namespace=NS)
+FETCH_BYTES = Counter("fetch_bytes_total", "Bytes received by fetches, before decompression.", ["kind"],
+                      namespace=NS)
+RAW_PUBLISHED = Counter("raw_published_total", "Raw article records acknowledged by the broker.", ["origin"],
+                        namespace=NS)
+
+# Processing.
+RECORDS_CONSUMED = Counter("records_consumed_total", "Records taken from the raw topic.", namespace=NS)
+RECORDS_PROCESSED = Counter("records_processed_total", "Raw records fully handled, by outcome "
+                            "(clean, duplicate, dropped, dead_letter).", ["outcome"], namespace=NS)
+STAGE_SECONDS = Histogram("stage_duration_seconds", "Time spent in one processing stage per record.", ["stage"],
+                          namespace=NS, buckets=_STAGE_BUCKETS)
+STAGE_RESULTS = Counter("stage_results_total", "Stage results (ok, drop, error).", ["stage", "result"],
+                        namespace=NS)
+DROPS = Counter("drops_total", "Records dropped by a stage, by reason.", ["stage", "reason"], namespace=NS)
+DEAD_LETTERS = Counter("dead_letters_total", "Records sent to the dead-letter topic.", ["stage", "error"],
+                       namespace=NS)
+DUPLICATES = Counter("duplicates_total", "Duplicates detected, by kind.", ["kind"], namespace=NS)
+LANGUAGES = Counter("articles_by_language_total", "Clean articles by detected language.", ["language"],
+                    namespace=NS)
+STORE_SECONDS = Histogram("store_write_duration_seconds", "Time of one store write.", ["operation"],
+                          namespace=NS, buckets=_IO_BUCKETS)
+PUBLISH_SECONDS = Histogram("publish_flush_duration_seconds", "Time to flush a batch to the broker.",
+                            namespace=NS, buckets=_IO_BUCKETS)
+BATCH_SECONDS = Histogram("batch_duration_seconds", "Time to handle one consumed batch end to end.",
+                          namespace=NS, buckets=_IO_BUCKETS)
+RETRIES = Counter("retries_total", "Retriable failures (broker, store), by operation.", ["operation"],
+                  namespace=NS)
+LOOP_HEARTBEAT = Gauge("loop_heartbeat_timestamp_seconds", "Unix time of the last main-loop iteration.",
+                       ["service"], namespace=NS)

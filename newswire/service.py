@@ -1,0 +1,161 @@
+"""The service shell: logging, the /metrics + /healthz + /readyz endpoint, and SIGTERM handling.
+
+`/healthz` answers 200 while the main loop has beaten within its liveness window; it never looks at Kafka or the
+database, so an outage of either makes a service NotReady without a restart storm. `/readyz` answers 200 only
+while the service says it is connected and working (`Health.set_ready`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from newswire import __version__
+from newswire.metrics import BUILD_INFO, LOOP_HEARTBEAT
+
+__all__ = ["Health", "StatusServer", "configure_logging", "install_stop_handlers"]
+
+log = logging.getLogger(__name__)
+
+
+class Health:
+    """Liveness (a heartbeat from the main loop) and readiness (set by the service), shared with the endpoint."""
+
+    def __init__(self, service: str, liveness_window_seconds: float = 120.0) -> None:
+        self.service = service
+        self.liveness_window = liveness_window_seconds
+        self._beat = time.monotonic()
+        self._ready = False
+        self._reason = "starting"
+
+    def beat(self) -> None:
+        """Record one iteration of the main loop."""
+        self._beat = time.monotonic()
+        LOOP_HEARTBEAT.labels(self.service).set(time.time())
+
+    def set_ready(self, ready: bool, reason: str = "") -> None:
+        """Say whether the service is connected and doing its work."""
+        if ready != self._ready:
+            log.info("readiness changed", extra={"ready": ready, "reason": reason, "service": self.service})
+        self._ready, self._reason = ready, reason
+
+    def alive(self) -> tuple[bool, str]:
+        age = time.monotonic() - self._beat
+        return age <= self.liveness_window, f"last loop iteration {age:.1f}s ago"
+
+    def ready(self) -> tuple[bool, str]:
+        return self._ready, self._reason or "ready"
+
+
+class StatusServer:
+    """Serves /metrics, /healthz and /readyz from a daemon thread."""
+
+    def __init__(self, health: Health, host: str, port: int) -> None:
+        self.health = health
+        handler = _make_handler(health)
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="status-http", daemon=True)
+
+    def start(self) -> "StatusServer":
+        BUILD_INFO.info({"version": __version__})
+        self._thread.start()
+        log.info("status endpoint listening", extra={"port": self.port})
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _make_handler(health: Health) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
+            elif path in ("/healthz", "/livez"):
+                self._status(*health.alive())
+            elif path == "/readyz":
+                self._status(*health.ready())
+            else:
+                self._send(404, b"not found\n", "text/plain")
+
+        def _status(self, ok: bool, detail: str) -> None:
+            body = json.dumps({"status": "ok" if ok else "fail", "service": health.service, "detail": detail})
+            self._send(200 if ok else 503, body.encode() + b"\n", "application/json")
+
+        def _send(self, code: int, body: bytes, content_type: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # keep probes out of the logs
+            pass
+
+    return Handler
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    """Set `stop` on SIGTERM and SIGINT; a second signal exits at once."""
+
+    def handle(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            log.warning("second signal, exiting now", extra={"signal": signum})
+            sys.exit(128 + signum)
+        log.info("stop requested, finishing in-flight work", extra={"signal": signum})
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+
+_STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _STD_ATTRS})
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        base = super().format(record)
+        extras = " ".join(f"{k}={v}" for k, v in vars(record).items() if k not in _STD_ATTRS)
+        return f"{base} {extras}" if extras else base
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Log to stderr, as text for people or JSON lines with stable keys for collectors."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        formatter: logging.Formatter = _JsonFormatter()
+        formatter.converter = time.gmtime
+    else:
+        formatter = _TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("kafka", "trafilatura", "htmldate", "urllib3", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -1,0 +1,1 @@
+"""Processing: the stages that turn raw articles into clean records, the pipeline, and the worker loop."""

@@ -1,0 +1,1 @@
+"""Turning pages and texts into article text and metadata: HTML extraction and text normalisation."""

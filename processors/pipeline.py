@@ -1,0 +1,37 @@
+"""The processing pipeline: the explicit, ordered list of stages every raw article goes through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from newswire.records import RawArticle
+from processors.article import StageResult, article_from_raw
+from processors.stage import Stage, run_stages
+from processors.stages.dedupe import ExactDedupe, KeyClaims
+from processors.stages.extract import ExtractText
+from processors.stages.language import DetectLanguage
+
+__all__ = ["Pipeline", "build_pipeline"]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """An ordered tuple of stages; `process` runs a raw record through them."""
+
+    stages: tuple[Stage, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+    def process(self, raw: RawArticle) -> StageResult:
+        """Run every stage; returns the final Article (unique or marked duplicate) or the Drop that ended it."""
+        return run_stages(self.stages, article_from_raw(raw))
+
+
+def build_pipeline(claims: KeyClaims) -> Pipeline:
+    """The production order: extract → language → dedupe (store-backed)."""
+    return Pipeline(stages=(
+        ExtractText(),
+        DetectLanguage(),
+        ExactDedupe(claims),
+    ))

@@ -1,0 +1,1 @@
+"""The processing stages, one module each; `processors.pipeline` puts them in order."""

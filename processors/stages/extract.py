@@ -1,0 +1,71 @@
+"""Stage `extract`: main text and metadata from HTML (trafilatura); plain text passes through normalised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
+
+from newswire.urls import article_id_for, canonical_url
+from processors.article import Article, Drop, StageResult
+from processors.extraction.fragment import fragment_text
+from processors.extraction.html import HtmlOptions, extract_html
+from processors.extraction.text import normalise_text
+
+__all__ = ["ExtractOptions", "ExtractText"]
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """Tunables of the extract stage."""
+
+    html: HtmlOptions = HtmlOptions()
+    max_body_chars: int = 5_000_000  # larger bodies are refused before parsing (memory and time bound)
+    trust_declared_canonical: bool = True  # adopt the page's canonical link when it is on the same site
+
+
+def _same_site(a: str, b: str) -> bool:
+    ha, hb = (urlsplit(u).hostname or "" for u in (a, b))
+    base = lambda h: ".".join(h.split(".")[-2:])  # noqa: E731 - a registrable-domain approximation
+    return bool(ha) and base(ha) == base(hb)
+
+
+class ExtractText:
+    """HTML → text and metadata; plain text → normalised text. Drops records with no text."""
+
+    name = "extract"
+
+    def __init__(self, options: ExtractOptions = ExtractOptions()) -> None:
+        self.options = options
+
+    def __call__(self, article: Article) -> StageResult:
+        raw = article.raw
+        if len(raw.body) > self.options.max_body_chars:
+            return Drop(self.name, "body_too_large", f"{len(raw.body)} characters")
+        if raw.content_type == "text/plain" or raw.body_origin in ("feed_content", "feed_summary"):
+            # Plain text, or a feed's own syndicated content: the publisher's text, no page chrome to detect.
+            text = normalise_text(raw.body) if raw.content_type == "text/plain" else fragment_text(raw.body)
+            if not text:
+                return Drop(self.name, "empty_text")
+            return replace(article, text=text)
+        extracted = extract_html(raw.body, url=raw.url, options=self.options.html)
+        if extracted is None:
+            return Drop(self.name, "no_main_text")
+        updated = replace(
+            article,
+            text=extracted.text,
+            title=article.title or extracted.title,
+            authors=article.authors or extracted.authors,
+            published_at=article.published_at or extracted.published_at,
+            site_name=extracted.site_name,
+            image_url=extracted.image_url,
+        )
+        declared = extracted.declared_url
+        if self.options.trust_declared_canonical and declared and _same_site(declared, raw.url):
+            try:
+                canonical = canonical_url(declared)
+            except ValueError:
+                return updated
+            # A canonical pointing at the site's front page is a template mistake, not the article's address.
+            if urlsplit(canonical).path not in ("", "/"):
+                updated = replace(updated, canonical_url=canonical, article_id=article_id_for(canonical))
+        return updated
