@@ -91,7 +91,7 @@ def parse_feed(body: bytes, url: str, headers: dict[str, str] | None = None,
     parsed = feedparser.parse(body, response_headers=headers or {}, sanitize_html=True,
                               resolve_relative_uris=True)
     bozo = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
-    if not parsed.entries and not parsed.feed:
+    if not parsed.entries and not parsed.get("version"):
         raise FeedParseError(f"not a feed ({bozo or 'no feed elements'}): {url}")
     feed = parsed.feed
     language = feed.get("language") or None

@@ -22,56 +22,62 @@ log = logging.getLogger("newswire")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newswire", description=__doc__)
+    # Global options are accepted before or after the command (`newswire process --bootstrap ...`).
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--config", metavar="FILE", help="YAML config file (env: NEWSWIRE_CONFIG)")
+    common.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (kafka.bootstrap_servers)")
+    common.add_argument("--store", metavar="URL", help="store URL: a SQLite path or postgresql://... (store.url)")
+    common.add_argument("--metrics-port", type=int, metavar="PORT", help="port of /metrics, /healthz, /readyz; 0 off")
+    common.add_argument("--log-format", choices=["text", "json"], help="log as text or JSON lines")
+    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    common.add_argument("--print-config", action="store_true", help="print the effective settings (secrets masked)")
+    parser = argparse.ArgumentParser(prog="newswire", description=__doc__, parents=[common])
     parser.add_argument("--version", action="version", version=f"newswire {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="YAML config file (env: NEWSWIRE_CONFIG)")
-    parser.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (kafka.bootstrap_servers)")
-    parser.add_argument("--store", metavar="URL", help="store URL: a SQLite path or postgresql://... (store.url)")
-    parser.add_argument("--metrics-port", type=int, metavar="PORT", help="port of /metrics, /healthz, /readyz; 0 off")
-    parser.add_argument("--log-format", choices=["text", "json"], help="log as text or JSON lines")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    parser.add_argument("--print-config", action="store_true", help="print the effective settings (secrets masked)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    topics = sub.add_parser("topics", help="manage Kafka topics")
+    topics = sub.add_parser("topics", parents=[common], help="manage Kafka topics")
     topics_sub = topics.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
-    topics_sub.add_parser("ensure", help="create the topics that are missing")
-    topics_sub.add_parser("list", help="list newswire's topics and their partitions")
+    topics_sub.add_parser("ensure", parents=[common], help="create the topics that are missing")
+    topics_sub.add_parser("list", parents=[common], help="list newswire's topics and their partitions")
 
-    poll = sub.add_parser("poll", help="poll feeds and publish raw articles (service)")
+    poll = sub.add_parser("poll", parents=[common], help="poll feeds and publish raw articles (service)")
     poll.add_argument("--feeds", metavar="FILE", help="YAML list of feeds (poller.feeds_file)")
     poll.add_argument("--once", action="store_true", help="poll every feed once and exit")
 
-    process = sub.add_parser("process", help="consume raw articles, process, store and publish (service)")
+    process = sub.add_parser("process", parents=[common], help="consume raw articles, process, store and publish (service)")
     process.add_argument("--group-id", help="consumer group (processor.group_id)")
     process.add_argument("--max-records", type=int, help="exit after handling this many records")
     process.add_argument("--idle-exit", type=float, metavar="SECONDS", help="exit after this long without records")
 
-    run = sub.add_parser("run", help="poller and processor together, for one machine")
+    run = sub.add_parser("run", parents=[common], help="poller and processor together, for one machine")
     run.add_argument("--feeds", metavar="FILE", help="YAML list of feeds (poller.feeds_file)")
 
-    pf = sub.add_parser("process-file", help="run the processing stages on local files, print JSON lines")
+    pf = sub.add_parser("process-file", parents=[common], help="run the processing stages on local files, print JSON lines")
     pf.add_argument("paths", nargs="+", metavar="PATH", help="HTML or text files; - for stdin")
     pf.add_argument("--source", default="file", help="source name recorded in the output")
     pf.add_argument("--explain", action="store_true", help="show each removed line and why, on stderr")
     pf.add_argument("--all", action="store_true", help="also print a JSON line for dropped and failed inputs")
 
-    tail = sub.add_parser("tail", help="follow the clean topic and print records")
+    tail = sub.add_parser("tail", parents=[common], help="follow the clean topic and print records")
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
     tail.add_argument("--max", type=int, metavar="N", help="stop after N records")
     tail.add_argument("--language", action="append", metavar="CODE", help="only these languages (repeatable)")
     tail.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this long without records")
     tail.add_argument("--topic", help="another topic to follow (e.g. the duplicates topic)")
 
-    replay = sub.add_parser("replay", help="re-process the raw topic in a fresh consumer group")
+    replay = sub.add_parser("replay", parents=[common], help="re-process the raw topic in a fresh consumer group")
     replay.add_argument("--from", dest="from_time", metavar="TIME",
                         help="ISO 8601 time to start from (default: the beginning)")
     replay.add_argument("--group-id", help="consumer group (default: a new newswire-replay-<time> group)")
     replay.add_argument("--follow", action="store_true", help="keep going after reaching the end")
 
-    schemas = sub.add_parser("schemas", help="print or write the JSON Schemas of the records")
+    schemas = sub.add_parser("schemas", parents=[common], help="print or write the JSON Schemas of the records")
     schemas.add_argument("--write", metavar="DIR", help="write one file per record into DIR")
     return parser
+
+
+_GLOBAL_DEFAULTS = {"config": None, "bootstrap": None, "store": None, "metrics_port": None, "log_format": None,
+                    "log_level": None, "print_config": False}
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -332,6 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `newswire` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    for name, default in _GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
     if args.command == "process-file":
         args_store = args.store
         args.store = None  # process-file's store defaults to memory, not the service store

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.serializer import Serializer
 
 from newswire import __version__
 from newswire.settings import KafkaSettings, TopicSettings
@@ -76,6 +77,13 @@ def _str(value: object) -> str | None:
     return str(value) if value else None
 
 
+class _KeySerializer(Serializer):
+    """Message keys: str encoded as UTF-8, bytes as they are."""
+
+    def serialize(self, topic: str, headers: Any, data: str | bytes | None) -> bytes | None:
+        return data.encode("utf-8") if isinstance(data, str) else data
+
+
 def make_producer(settings: KafkaSettings, **overrides: Any) -> KafkaProducer:
     """An idempotent producer (acks=all) with compression; fails loudly if idempotence cannot hold."""
     config = client_config(settings)
@@ -85,7 +93,7 @@ def make_producer(settings: KafkaSettings, **overrides: Any) -> KafkaProducer:
         compression_type=None if settings.compression_type == "none" else settings.compression_type,
         linger_ms=5,
         max_request_size=16 * 1024 * 1024,
-        key_serializer=lambda k: k.encode("utf-8") if isinstance(k, str) else k,
+        key_serializer=_KeySerializer(),
     )
     config.update(overrides)
     return KafkaProducer(**config)

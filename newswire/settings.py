@@ -88,8 +88,6 @@ class ProcessorSettings(_Section):
     group_id: str = "newswire-processor"
     batch_size: int = Field(100, ge=1, description="Largest number of records taken by one poll.")
     poll_timeout_ms: int = 1000
-    max_text_chars: int = Field(200_000, description="Longer bodies are cut before language detection.")
-    min_words: int = Field(5, ge=0, description="Articles with fewer words in their clean text are dropped.")
     retry_backoff_seconds: float = 1.0
     retry_backoff_max_seconds: float = 30.0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import trafilatura
 from trafilatura.settings import use_config
@@ -40,14 +41,13 @@ class Extracted:
     language: str | None
 
 
-def _config():
+@lru_cache(maxsize=8)
+def _config(max_tree_size: int):
     config = use_config()
-    # No network from inside extraction, and no silent downgrade to unverified TLS.
+    # Extraction runs under the worker's own time budget; trafilatura's signal-based timeout is off.
     config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
+    config.set("DEFAULT", "MAX_TREE_SIZE", str(max_tree_size))
     return config
-
-
-_CONFIG = _config()
 
 
 def _parse_date(value: str | None) -> datetime | None:
@@ -75,8 +75,7 @@ def extract_html(html: str, url: str | None = None, options: HtmlOptions = HtmlO
         include_comments=options.include_comments,
         include_tables=options.include_tables,
         favor_precision=options.favor_precision,
-        max_tree_size=options.max_tree_size,
-        config=_CONFIG,
+        config=_config(options.max_tree_size),
     )
     if doc is None or not doc.text:
         return None

@@ -21,6 +21,7 @@ class ExtractOptions:
     html: HtmlOptions = HtmlOptions()
     max_body_chars: int = 5_000_000  # larger bodies are refused before parsing (memory and time bound)
     trust_declared_canonical: bool = True  # adopt the page's canonical link when it is on the same site
+    min_words: int = 5  # fewer words than this is a fragment (a menu, an error page), not an article
 
 
 def _same_site(a: str, b: str) -> bool:
@@ -46,10 +47,14 @@ class ExtractText:
             text = normalise_text(raw.body) if raw.content_type == "text/plain" else fragment_text(raw.body)
             if not text:
                 return Drop(self.name, "empty_text")
+            if len(text.split()) < self.options.min_words:
+                return Drop(self.name, "too_short", f"{len(text.split())} words")
             return replace(article, text=text)
         extracted = extract_html(raw.body, url=raw.url, options=self.options.html)
         if extracted is None:
             return Drop(self.name, "no_main_text")
+        if len(extracted.text.split()) < self.options.min_words:
+            return Drop(self.name, "too_short", f"{len(extracted.text.split())} words")
         updated = replace(
             article,
             text=extracted.text,
