@@ -67,7 +67,7 @@ class StoreSettings(_Section):
 
 
 class HttpSettings(_Section):
-    user_agent: str = "newswire/0.1 (+https://github.com/newswire/newswire)"
+    user_agent: str = Field("newswire/0.1 (news ingestion)", description="Set a contact URL or address for site owners.")
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 20.0
     total_timeout_seconds: float = 60.0
