@@ -117,6 +117,32 @@ def test_malformed_message_goes_to_dead_letters_and_next_is_processed(kafka_boot
     assert json.loads(clean[0].value)["raw_id"] == good.raw_id
 
 
+def test_every_kind_of_poison_is_dead_lettered(kafka_bootstrap, topic_settings, store_url):
+    """Wrong schema version, schema-invalid record, unusable URL: each to dead letters with its stage."""
+    settings = _settings(kafka_bootstrap, topic_settings, store_url)
+    ensure_topics(settings.kafka, settings.topics)
+    good = RawArticle(raw_id=uuid.uuid4().hex, url="https://news.example.fr/fine", source="test",
+                      fetched_at=utc_now(), content_type="text/plain", body=list(seed_texts().values())[0])
+    bad_url = good.model_copy(update={"raw_id": uuid.uuid4().hex, "url": "ftp://news.example.fr/x"})
+    future = json.loads(encode(good))
+    future["schema_version"] = 2
+    produce(kafka_bootstrap, topic_settings.raw, [
+        (b"k", json.dumps(future).encode()),
+        (b"k", json.dumps({"schema_version": 1, "url": "https://x.example/"}).encode()),
+        (b"k", encode(bad_url)),
+        (b"k", encode(good)),
+    ])
+    stats = _process(settings, 4)
+    assert stats.outcomes == {"dead_letter": 3, "clean": 1}
+    dead = read_topic(kafka_bootstrap, topic_settings.dead_letter, expected=3)
+    reasons = [({k: v.decode() for k, v in m.headers})["newswire.dlq.stage"] for m in dead]
+    messages = [({k: v.decode() for k, v in m.headers})["newswire.dlq.error_message"] for m in dead]
+    assert reasons == ["decode", "decode", "identify"]
+    assert "unsupported schema_version 2" in messages[0]
+    assert "invalid raw record" in messages[1]
+    assert "not an absolute http(s) URL" in messages[2]
+
+
 def clean_by_url(records: list[dict], url: str) -> dict:
     return next(r for r in records if r["url"] == url)
 
