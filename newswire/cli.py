@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--group-id", help="consumer group (processor.group_id)")
     process.add_argument("--max-records", type=int, help="exit after handling this many records")
     process.add_argument("--idle-exit", type=float, metavar="SECONDS", help="exit after this long without records")
+    process.add_argument("--workers", type=int, default=1, metavar="N",
+                         help="start N consumer processes (each serves its status endpoint on metrics port + i)")
 
     run = sub.add_parser("run", parents=[common], help="poller and processor together, for one machine")
     run.add_argument("--feeds", metavar="FILE", help="YAML list of feeds (poller.feeds_file)")
@@ -81,8 +84,6 @@ _GLOBAL_DEFAULTS = {"config": None, "bootstrap": None, "store": None, "metrics_p
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    import os
-
     overrides: dict[str, Any] = {}
     if args.bootstrap:
         overrides["kafka"] = {"bootstrap_servers": args.bootstrap}
@@ -169,9 +170,60 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _process_child(settings_data: dict, index: int, max_records: int | None, idle_exit: float | None) -> None:
+    """One worker process of `newswire process --workers N`."""
+    settings = Settings.model_validate(settings_data)
+    configure_logging(settings.service.log_level, settings.service.log_format)
+    from processors.service import run_processor
+
+    service = _Service(settings, f"processor-{index}")
+    try:
+        run_processor(settings, health=service.health, stop=service.stop, max_records=max_records,
+                      idle_exit_seconds=idle_exit)
+    finally:
+        service.close()
+
+
+def _process_many(settings: Settings, args: argparse.Namespace) -> int:
+    """Run N worker processes; SIGTERM/SIGINT is passed on and each finishes its batch."""
+    import multiprocessing
+    import signal
+
+    context = multiprocessing.get_context("spawn")
+    children = []
+    for index in range(args.workers):
+        data = settings.model_dump(mode="json")
+        if settings.service.metrics_port:
+            data["service"]["metrics_port"] = settings.service.metrics_port + index
+        child = context.Process(target=_process_child, name=f"processor-{index}",
+                                args=(data, index, args.max_records, args.idle_exit))
+        child.start()
+        children.append(child)
+    log.info("started %d processor processes", len(children), extra={"pids": [c.pid for c in children]})
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    while not stop.is_set() and any(c.is_alive() for c in children):
+        stop.wait(0.5)
+    for child in children:
+        if child.is_alive():
+            os.kill(child.pid, signal.SIGTERM)
+    for child in children:
+        child.join(settings.service.shutdown_grace_seconds + 5)
+        if child.is_alive():
+            log.error("processor %s did not stop in time, killing it", child.name)
+            child.kill()
+            child.join()
+    failed = [c.name for c in children if c.exitcode not in (0, -signal.SIGTERM)]
+    if failed:
+        log.error("processor processes failed: %s", ", ".join(failed))
+    return 1 if failed else 0
+
+
 def cmd_process(settings: Settings, args: argparse.Namespace) -> int:
     from processors.service import run_processor
 
+    if args.workers > 1:
+        return _process_many(settings, args)
     service = _Service(settings, "processor")
     try:
         stats = run_processor(settings, health=service.health, stop=service.stop, max_records=args.max_records,

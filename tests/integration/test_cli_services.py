@@ -121,3 +121,27 @@ def test_topics_ensure_is_idempotent(kafka_bootstrap, topic_settings, tmp_path):
     assert f"{topic_settings.raw}\texists" in second.stdout
     listed = _newswire("topics", "list", env=env)
     assert f"{topic_settings.raw}\t2 partitions" in listed.stdout
+
+
+def test_process_with_two_worker_processes(kafka_bootstrap, topic_settings, tmp_path):
+    """`process --workers 2` shares the partitions between two processes; every record is handled once."""
+    import uuid
+
+    from newswire.kafka import ensure_topics
+    from newswire.records import RawArticle, encode, utc_now
+    from newswire.settings import KafkaSettings
+    from tests.kafka_io import produce
+
+    ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap), topic_settings.model_copy(update={"partitions": 2}))
+    base = list(seed_texts().values())
+    records = [RawArticle(raw_id=uuid.uuid4().hex, url=f"https://n{i % 4}.example/a{i}", source="t",
+                          fetched_at=utc_now(), content_type="text/plain",
+                          body=f"Dépêche numéro {i}. " + base[i % 5]) for i in range(20)]
+    produce(kafka_bootstrap, topic_settings.raw, [(r.url.encode(), encode(r)) for r in records])
+    store_url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    env = _env(kafka_bootstrap, topic_settings, store_url)
+    result = _newswire("process", "--workers", "2", "--idle-exit", "8", "--metrics-port", "0", env=env, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    clean = read_topic(kafka_bootstrap, topic_settings.clean, expected=20)
+    assert len(clean) == 20
+    assert len({json.loads(m.value)["raw_id"] for m in clean}) == 20
