@@ -1,0 +1,57 @@
+"""Benchmark: macro-F1 of the top IPTC topic on MasakhaNews dev (English, French) and the per-article cost.
+
+Run: `.venv/bin/python benchmarks/topics_masakhanews.py`. Prints macro-F1 per language (target ≥ 0.80), then the
+mean milliseconds per article of topics + countries, and of language + topics + countries when the language stage
+exists (target < 5 ms for an article of typical length). Timings exclude the one-off loading of the data files.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from processors.classify import find_countries, tag_topics  # noqa: E402
+from processors.classify.evaluation import MASAKHANEWS_LANGUAGES, load_masakhanews, measure  # noqa: E402
+
+
+def _per_article_ms(rows, work, repeat: int = 3) -> float:
+    for row in rows[:20]:
+        work(row)  # warm: data files and stemmer caches load once per process
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for row in rows:
+            work(row)
+        best = min(best, (time.perf_counter() - started) / len(rows) * 1000)
+    return best
+
+
+def main() -> int:
+    """Print the figures; exit 0."""
+    language_stage = importlib.util.find_spec("processors.stages.language") is not None
+    if language_stage:
+        from processors.stages.language import detect_language
+    for folder, language in sorted(MASAKHANEWS_LANGUAGES.items()):
+        rows = load_masakhanews(folder)
+        result = measure(rows, language)
+        per_label = ", ".join(f"{label} {f1:.3f}" for label, f1 in sorted(result.per_label.items()))
+        print(f"{folder}: macro-F1 {result.macro_f1:.3f} over {result.articles} articles ({per_label})")
+        chars = statistics.median(len(r.text) for r in rows)
+        both = _per_article_ms(rows, lambda r: (tag_topics(r.text, r.headline, language),
+                                                find_countries(r.text, r.headline, language)))
+        print(f"{folder}: topics + countries {both:.2f} ms per article (median {chars:.0f} characters)")
+        if language_stage:
+            def full(r):
+                detected, _ = detect_language(r.text)
+                return tag_topics(r.text, r.headline, detected), find_countries(r.text, r.headline, detected)
+            print(f"{folder}: language + topics + countries {_per_article_ms(rows, full):.2f} ms per article")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
