@@ -2,7 +2,10 @@
 
 Two URLs that name the same article must canonicalise to the same string: scheme and host lower-cased, default
 ports, fragments and tracking parameters removed, query parameters sorted, a trailing slash on a non-root path
-dropped. w3lib (Scrapy's URL library) does the percent-encoding and query sorting; the rest is news-specific.
+dropped, a Google AMP cache URL unwrapped to the publisher's URL. w3lib (Scrapy's URL library) does the
+percent-encoding and query sorting; the rest is news-specific. An AMP or mobile page's own address
+(`amp.`/`m.` hosts, `/amp` paths) is mapped to the article's when the page declares its canonical link, which the
+extract stage adopts; guessing it from the URL alone would merge pages that are not the same.
 """
 
 from __future__ import annotations
@@ -32,9 +35,27 @@ def _is_tracking(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
+def _unwrap_amp_cache(url: str) -> str:
+    """The publisher's URL behind a Google AMP cache URL (`https://<x>.cdn.ampproject.org/c/s/host/path`)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not (host == "cdn.ampproject.org" or host.endswith(".cdn.ampproject.org")):
+        return url
+    segments = parts.path.lstrip("/").split("/")
+    # /c/ (document) or /v/ (viewer), then optional /s/ for https, then the publisher's host and path
+    if len(segments) < 2 or segments[0] not in ("c", "v"):
+        return url
+    secure = segments[1] == "s"
+    rest = segments[2:] if secure else segments[1:]
+    if not rest or not rest[0]:
+        return url
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{'https' if secure else 'http'}://{'/'.join(rest)}{query}"
+
+
 def canonical_url(url: str) -> str:
     """Return the canonical form of an absolute http(s) (or file) URL; raises ValueError for anything else."""
-    url = url.strip()
+    url = _unwrap_amp_cache(url.strip())
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "file" and parts.path:  # local files given to `newswire process-file`

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from tld import get_fld
+
 from newswire.urls import article_id_for, canonical_url
 from processors.article import Article, Drop, StageResult
 from processors.extraction.fragment import fragment_text
@@ -25,9 +27,9 @@ class ExtractOptions:
 
 
 def _same_site(a: str, b: str) -> bool:
-    ha, hb = (urlsplit(u).hostname or "" for u in (a, b))
-    base = lambda h: ".".join(h.split(".")[-2:])  # noqa: E731 - a registrable-domain approximation
-    return bool(ha) and base(ha) == base(hb)
+    """Same registrable domain (public-suffix aware: amp.bbc.co.uk and www.bbc.co.uk, not x.co.uk)."""
+    sites = [get_fld(u, fail_silently=True) for u in (a, b)]
+    return sites[0] is not None and sites[0] == sites[1]
 
 
 class ExtractText:

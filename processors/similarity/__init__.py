@@ -1,0 +1,1 @@
+"""Text similarity for dedupe: MinHash signatures and LSH bands (near duplicates), story features (same event)."""
