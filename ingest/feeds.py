@@ -47,6 +47,7 @@ class ParsedFeed:
     ttl_minutes: int | None
     entries: tuple[FeedEntry, ...]
     bozo: str | None
+    child_sitemaps: tuple[str, ...] = ()  # set for a sitemap index only
 
 
 def _time(entry: Any, *keys: str) -> datetime | None:
@@ -88,8 +89,11 @@ def _authors(entry: Any) -> tuple[str, ...]:
 def parse_feed(body: bytes, url: str, headers: dict[str, str] | None = None,
                max_entries: int = 1000) -> ParsedFeed:
     """Parse RSS/Atom bytes; raises FeedParseError when nothing feed-like is found."""
-    parsed = feedparser.parse(body, response_headers=headers or {}, sanitize_html=True,
-                              resolve_relative_uris=True)
+    try:
+        parsed = feedparser.parse(body, response_headers=headers or {}, sanitize_html=True,
+                                  resolve_relative_uris=True)
+    except Exception as exc:  # feedparser lets some bad inputs escape (chr() ranges, georss, ...): not a feed
+        raise FeedParseError(f"feedparser failed ({type(exc).__name__}: {exc}): {url}") from exc
     bozo = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
     if not parsed.entries and not parsed.get("version"):
         raise FeedParseError(f"not a feed ({bozo or 'no feed elements'}): {url}")
