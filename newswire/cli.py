@@ -52,6 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--workers", type=int, default=1, metavar="N",
                          help="start N consumer processes (each serves its status endpoint on metrics port + i)")
 
+    scrape = sub.add_parser("scrape", parents=[common],
+                            help="fetch article pages from the links topic (service), or the URLs given")
+    scrape.add_argument("urls", nargs="*", metavar="URL", help="one-off URLs to scrape instead of the links topic")
+    scrape.add_argument("--print", dest="print_records", action="store_true",
+                        help="with URLs: print the raw records as JSON lines instead of publishing them")
+    scrape.add_argument("--source", default="cli", help="with URLs: source name recorded in the raw records")
+    scrape.add_argument("--group-id", help="consumer group (scraper.group_id)")
+    scrape.add_argument("--max-records", type=int, help="exit after handling this many links")
+    scrape.add_argument("--idle-exit", type=float, metavar="SECONDS", help="exit after this long without links")
+
+    opml = sub.add_parser("opml-import", parents=[common], help="convert an OPML subscription list to a feeds file")
+    opml.add_argument("opml", metavar="FILE", help="OPML file to read")
+    opml.add_argument("--output", metavar="FILE", help="write the YAML here instead of printing it")
+
     run = sub.add_parser("run", parents=[common], help="poller and processor together, for one machine")
     run.add_argument("--feeds", metavar="FILE", help="YAML list of feeds (poller.feeds_file)")
 
@@ -73,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ISO 8601 time to start from (default: the beginning)")
     replay.add_argument("--group-id", help="consumer group (default: a new newswire-replay-<time> group)")
     replay.add_argument("--follow", action="store_true", help="keep going after reaching the end")
+
+    dedupe = sub.add_parser("dedupe", parents=[common], help="maintain the dedupe and template state in the store")
+    dedupe_sub = dedupe.add_subparsers(dest="dedupe_command", metavar="ACTION", required=True)
+    purge = dedupe_sub.add_parser("purge", parents=[common], help="delete state older than the retention window")
+    purge.add_argument("--older-than-days", type=float, metavar="DAYS",
+                       help="retention window (default: processor.retention_days)")
 
     schemas = sub.add_parser("schemas", parents=[common], help="print or write the JSON Schemas of the records")
     schemas.add_argument("--write", metavar="DIR", help="write one file per record into DIR")
@@ -102,6 +122,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["poller"] = {"feeds_file": args.feeds}
     if getattr(args, "group_id", None) and args.command == "process":
         overrides["processor"] = {"group_id": args.group_id}
+    if getattr(args, "group_id", None) and args.command == "scrape":
+        overrides["scraper"] = {"group_id": args.group_id}
     base = load_settings(args.config or os.environ.get("NEWSWIRE_CONFIG"))
     if not overrides:
         return base
@@ -164,9 +186,11 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
         service.close()
     if args.once:
         published = sum(r.published for r in results)
-        failed = [r for r in results if r.result in ("http_error", "parse_error", "timeout", "fetch_error")]
-        print(f"polled {len(results)} feeds: {published} new entries published, {len(failed)} failed",
-              file=sys.stderr)
+        links = sum(r.links for r in results)
+        failed = [r for r in results
+                  if r.result in ("http_error", "parse_error", "timeout", "refused", "fetch_error")]
+        print(f"polled {len(results)} feeds: {published} new entries published, {links} links for the scraper, "
+              f"{len(failed)} failed", file=sys.stderr)
     return 0
 
 
@@ -234,6 +258,56 @@ def cmd_process(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scrape(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.urls:
+        from ingest.service import run_scraper
+
+        service = _Service(settings, "scraper")
+        try:
+            stats = run_scraper(settings, health=service.health, stop=service.stop, max_records=args.max_records,
+                                idle_exit_seconds=args.idle_exit)
+        finally:
+            service.close()
+        print(f"scraped {stats.total()} links: {dict(stats.outcomes)}", file=sys.stderr)
+        return 0
+    from ingest.publish import RawPublisher
+    from ingest.service import scrape_urls
+    from newswire.kafka import make_producer
+    from newswire.records import encode
+
+    producer = None if args.print_records else make_producer(settings.kafka)
+    failed = 0
+    try:
+        for outcome in scrape_urls(settings, args.urls, source=args.source):
+            url = outcome.link.url if outcome.link else "?"
+            if outcome.raw is None:
+                failed += 1
+                print(f"{url}: {outcome.result}: {outcome.failure}", file=sys.stderr)
+            elif producer is None:
+                sys.stdout.write(encode(outcome.raw).decode("utf-8") + "\n")
+            elif RawPublisher(producer, settings.topics.raw).publish([outcome.raw]):
+                print(f"{url}: published {outcome.raw.raw_id} to {settings.topics.raw}", file=sys.stderr)
+            else:
+                failed += 1
+                print(f"{url}: not acknowledged by the broker", file=sys.stderr)
+    finally:
+        if producer is not None:
+            producer.close(timeout=10)
+    return 1 if failed else 0
+
+
+def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.sources import feeds_to_yaml, parse_opml
+
+    text = feeds_to_yaml(parse_opml(Path(args.opml).read_bytes()))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from ingest.service import run_poller
     from newswire.kafka import ensure_topics, wait_for_broker
@@ -251,12 +325,18 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         kwargs=dict(settings=settings, feeds_file=feeds, health=poller_health, stop=service.stop,
                     store=open_store(settings.store_url())))
     poller.start()
-    log.info("running poller and processor; Ctrl-C or SIGTERM to stop")
+    from ingest.service import run_scraper
+
+    scraper = threading.Thread(target=run_scraper, name="scraper", daemon=True,
+                               kwargs=dict(settings=settings, health=Health("scraper"), stop=service.stop))
+    scraper.start()
+    log.info("running poller, scraper and processor; Ctrl-C or SIGTERM to stop")
     try:
         run_processor(settings, health=service.health, stop=service.stop, store=store)
     finally:
         service.stop.set()
         poller.join(timeout=settings.service.shutdown_grace_seconds)
+        scraper.join(timeout=settings.service.shutdown_grace_seconds)
         store.close()
         service.close()
     return 0
@@ -287,11 +367,28 @@ def cmd_process_file(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _explain(outcome: Any) -> None:
+    """Why the record looks the way it does: removed lines with reasons, language, topic and country evidence."""
+    from processors.article import Drop, article_from_raw
+    from processors.chrome.explain import explain
+    from processors.classify import explain_countries, explain_topics
+    from processors.stages.extract import ExtractText
+
     article = outcome.article
-    counts = ", ".join(f"{k}={v}" for k, v in sorted(article.removed_lines.items())) or "none"
-    print(f"# {outcome.path}: {outcome.outcome}, language={article.language} "
-          f"({article.language_confidence:.2f}, {article.language_evidence}), removed lines: {counts}",
-          file=sys.stderr)
+    out = sys.stderr
+    print(f"# {outcome.path}: {outcome.outcome}; language {article.language} "
+          f"({article.language_confidence:.2f}, evidence: {article.language_evidence}); title: {article.title!r}; "
+          f"authors: {list(article.authors)}", file=out)
+    extracted = ExtractText()(article_from_raw(article.raw))
+    if not isinstance(extracted, Drop):
+        for line, reason in explain(extracted):
+            print(f"  - [{reason}] {line[:160]}", file=out)
+    for topic in explain_topics(article.text or "", article.title, article.language)[:6]:
+        terms = ", ".join(f"{t}×{n:g}" for t, n, _ in topic.terms[:6])
+        print(f"  topic {topic.code} {topic.label} (score {topic.score:.2f}): {terms}", file=out)
+    for country in explain_countries(article.text or "", article.title, article.language)[:6]:
+        forms = ", ".join(f"{f}×{n:g}" for f, _, n in country.forms[:5])
+        print(f"  country {country.code} {'kept' if country.kept else 'weak'} ({country.evidence:.1f}): {forms}",
+              file=out)
 
 
 def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
@@ -359,6 +456,21 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dedupe(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from newswire.store import open_store
+
+    days = args.older_than_days if args.older_than_days is not None else settings.processor.retention_days
+    store = open_store(settings.store_url())
+    try:
+        for table, deleted in store.purge_state(timedelta(days=days)).items():
+            print(f"{table}\t{deleted} rows deleted")
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
     from newswire.record_schemas import schema_documents
 
@@ -378,10 +490,13 @@ COMMANDS = {
     "topics": cmd_topics,
     "poll": cmd_poll,
     "process": cmd_process,
+    "scrape": cmd_scrape,
+    "opml-import": cmd_opml_import,
     "run": cmd_run,
     "process-file": cmd_process_file,
     "tail": cmd_tail,
     "replay": cmd_replay,
+    "dedupe": cmd_dedupe,
     "schemas": cmd_schemas,
 }
 

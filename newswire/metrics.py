@@ -16,6 +16,13 @@ __all__ = [
     "FEED_LAST_SUCCESS",
     "FETCH_BYTES",
     "RAW_PUBLISHED",
+    "FETCH_SECONDS",
+    "FETCH_ERRORS",
+    "FEEDS_IN_BACKOFF",
+    "LINKS_PUBLISHED",
+    "SCRAPES",
+    "ROBOTS_REFUSALS",
+    "HOST_WAIT_SECONDS",
     "RECORDS_CONSUMED",
     "RECORDS_PROCESSED",
     "STAGE_SECONDS",
@@ -38,7 +45,8 @@ _IO_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 BUILD_INFO = Info("build", "Version of the running newswire code.", namespace=NS)
 
 # Ingest.
-FEED_POLLS = Counter("feed_polls_total", "Feed polls by result.", ["result"], namespace=NS)
+FEED_POLLS = Counter("feed_polls_total", "Feed polls by result (new_content, no_new_entries, not_modified, "
+                     "http_error, parse_error, timeout, refused, fetch_error).", ["result"], namespace=NS)
 FEED_POLL_SECONDS = Histogram("feed_poll_duration_seconds", "Time to fetch and parse one feed.",
                               namespace=NS, buckets=_IO_BUCKETS)
 FEED_ENTRIES = Counter("feed_entries_total", "Feed entries seen, new or already published.", ["result"],
@@ -49,6 +57,21 @@ FETCH_BYTES = Counter("fetch_bytes_total", "Bytes received by fetches, before de
                       namespace=NS)
 RAW_PUBLISHED = Counter("raw_published_total", "Raw article records acknowledged by the broker.", ["origin"],
                         namespace=NS)
+FETCH_SECONDS = Histogram("fetch_duration_seconds", "Time of one HTTP fetch, redirects included, by target "
+                          "(feed, sitemap, page, robots).", ["target"], namespace=NS, buckets=_IO_BUCKETS)
+FETCH_ERRORS = Counter("fetch_errors_total", "Failed fetches by target and kind (timeout, refused, too_large, "
+                       "server_error, rate_limited, http_error, connection, redirects, ...).", ["target", "kind"],
+                       namespace=NS)
+FEEDS_IN_BACKOFF = Gauge("feeds_in_backoff", "Feeds whose last check failed and that wait for a retry.",
+                         namespace=NS)
+LINKS_PUBLISHED = Counter("links_published_total", "Article links acknowledged by the broker on the links topic.",
+                          namespace=NS)
+SCRAPES = Counter("scrapes_total", "Links handled by the scraper, by result (ok, robots_disallowed, retried, "
+                  "dead_letter).", ["result"], namespace=NS)
+ROBOTS_REFUSALS = Counter("robots_refusals_total", "Fetches not made because of robots.txt, by reason "
+                          "(disallowed, unreachable).", ["reason"], namespace=NS)
+HOST_WAIT_SECONDS = Histogram("host_wait_duration_seconds", "Time a fetch waited for its host's politeness delay "
+                              "or concurrency slot.", namespace=NS, buckets=_IO_BUCKETS)
 
 # Processing.
 RECORDS_CONSUMED = Counter("records_consumed_total", "Records taken from the raw topic.", namespace=NS)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from newswire.records import CleanArticle, DuplicateArticle, RawArticle
+from newswire.records import ArticleLink, CleanArticle, DuplicateArticle, RawArticle
 
 __all__ = ["SCHEMA_FILES", "schema_documents"]
 
 SCHEMA_FILES = {
+    "article-link.v1.json": ArticleLink,
     "raw-article.v1.json": RawArticle,
     "clean-article.v1.json": CleanArticle,
     "duplicate-article.v1.json": DuplicateArticle,

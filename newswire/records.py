@@ -20,6 +20,8 @@ __all__ = [
     "FeedEntryMeta",
     "FetchMeta",
     "RawArticle",
+    "ArticleLink",
+    "decode_link",
     "Topic",
     "CleanArticle",
     "DuplicateArticle",
@@ -86,6 +88,18 @@ class RawArticle(_Record):
     language: str | None = Field(None, description="Language declared by the source, if any (BCP 47).")
     feed: FeedEntryMeta | None = None
     fetch: FetchMeta | None = None
+
+
+class ArticleLink(_Record):
+    """An article URL to scrape (topic `news.links.v1`, keyed by the URL's host so one scraper owns a host)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    link_id: str = Field(description="Unique id of this discovery of the link.")
+    url: str
+    source: str = Field(description="Name of the configured source the link was found in.")
+    discovered_at: datetime
+    language: str | None = Field(None, description="Language declared by the source, if any (BCP 47).")
+    feed: FeedEntryMeta | None = Field(None, description="What the feed or sitemap said about the entry.")
 
 
 class Topic(_Record):
@@ -159,6 +173,20 @@ def decode_raw(value: bytes) -> RawArticle:
     except ValidationError as exc:
         raise RecordError(f"invalid raw record: {exc.error_count()} errors: {exc.errors()[0]['loc']}: "
                           f"{exc.errors()[0]['msg']}") from exc
+
+
+def decode_link(value: bytes) -> ArticleLink:
+    """Parse a links-topic message; raises RecordError with a readable reason."""
+    try:
+        data = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise RecordError("not a version-1 link record")
+    try:
+        return ArticleLink.model_validate(data)
+    except ValidationError as exc:
+        raise RecordError(f"invalid link record: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
 
 
 def encode(record: BaseModel) -> bytes:

@@ -20,6 +20,7 @@ __all__ = [
     "StoreSettings",
     "HttpSettings",
     "PollerSettings",
+    "ScraperSettings",
     "ProcessorSettings",
     "ServiceSettings",
     "Settings",
@@ -73,6 +74,9 @@ class HttpSettings(_Section):
     total_timeout_seconds: float = 60.0
     max_bytes: int = Field(15 * 1024 * 1024, description="Largest body accepted, after decompression.")
     max_redirects: int = 5
+    allowed_schemes: tuple[str, ...] = Field(("http", "https"), description="URL schemes a fetch may use.")
+    allow_networks: tuple[str, ...] = Field((), description="CIDR networks the address guard lets through even "
+                                            "though they are private, loopback, link-local... (e.g. 127.0.0.1/32).")
 
 
 class PollerSettings(_Section):
@@ -82,6 +86,27 @@ class PollerSettings(_Section):
     max_interval_seconds: float = 86_400.0
     workers: int = Field(4, ge=1)
     max_entries_per_fetch: int = Field(1000, ge=1)
+    adaptive_interval: bool = Field(True, description="Derive each feed's interval from how often it publishes.")
+    adaptive_factor: float = Field(0.5, gt=0, description="Interval as a fraction of the mean time between entries.")
+    max_child_sitemaps: int = Field(20, ge=0, description="Child sitemaps of a sitemap index read per check.")
+
+
+class ScraperSettings(_Section):
+    group_id: str = "newswire-scraper"
+    batch_size: int = Field(20, ge=1, description="Links taken by one poll of the links topic.")
+    poll_timeout_ms: int = 1000
+    max_poll_interval_ms: int = Field(600_000, description="Kafka's limit on the time between two polls.")
+    workers: int = Field(8, ge=1, description="Pages fetched at once, across hosts.")
+    host_min_delay_seconds: float = Field(1.0, ge=0, description="Least time between two requests to one host.")
+    host_max_concurrency: int = Field(1, ge=1, description="Most requests in flight to one host.")
+    max_crawl_delay_seconds: float = Field(30.0, ge=0, description="Cap on a robots.txt Crawl-delay.")
+    respect_robots: bool = True
+    robots_cache_seconds: float = Field(3600.0, gt=0, le=86_400, description="How long a robots.txt is reused.")
+    robots_error_retry_seconds: float = Field(300.0, gt=0, description="How long an unreachable robots.txt "
+                                              "(5xx, timeout) blocks its host before it is fetched again.")
+    max_attempts: int = Field(3, ge=1, description="Tries of a retriable failure before the link is dead-lettered.")
+    retry_backoff_seconds: float = Field(2.0, ge=0)
+    retry_backoff_max_seconds: float = Field(60.0, ge=0)
 
 
 class ProcessorSettings(_Section):
@@ -90,6 +115,9 @@ class ProcessorSettings(_Section):
     poll_timeout_ms: int = 1000
     retry_backoff_seconds: float = 1.0
     retry_backoff_max_seconds: float = 30.0
+    retention_days: float = Field(30.0, gt=0, description="Dedupe, story and template state older than this is "
+                                  "purged; copies further apart than this are not recognised.")
+    purge_interval_seconds: float = Field(3600.0, gt=0, description="How often each worker purges old state.")
 
 
 class ServiceSettings(_Section):
@@ -110,6 +138,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     http: HttpSettings = HttpSettings()
     poller: PollerSettings = PollerSettings()
+    scraper: ScraperSettings = ScraperSettings()
     processor: ProcessorSettings = ProcessorSettings()
     service: ServiceSettings = ServiceSettings()
 

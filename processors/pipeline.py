@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from newswire.records import RawArticle
+from newswire.store import Store
 from processors.article import StageResult, article_from_raw
 from processors.stage import Stage, run_stages
-from processors.stages.dedupe import ExactDedupe, KeyClaims
+from processors.stages.chrome import StripChrome
+from processors.stages.dedupe import Dedupe
 from processors.stages.extract import ExtractText
 from processors.stages.language import DetectLanguage
+from processors.stages.story import AssignStory
+from processors.stages.topics import TagTopics
 
 __all__ = ["Pipeline", "build_pipeline"]
 
@@ -28,10 +32,14 @@ class Pipeline:
         return run_stages(self.stages, article_from_raw(raw))
 
 
-def build_pipeline(claims: KeyClaims) -> Pipeline:
-    """The production order: extract → language → dedupe (store-backed)."""
+def build_pipeline(store: Store) -> Pipeline:
+    """The production order: extract → chrome → language → topics → dedupe → story (store-backed: chrome's
+    template memory, dedupe and story indexes)."""
     return Pipeline(stages=(
         ExtractText(),
+        StripChrome(store.template_lines),
         DetectLanguage(),
-        ExactDedupe(claims),
+        TagTopics(),
+        Dedupe(store, store.near_index),
+        AssignStory(store.story_index),
     ))

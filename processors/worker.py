@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter as Tally
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -79,6 +80,7 @@ class Worker:
         self.stop = stop or threading.Event()
         self.stats = WorkerStats()
         self._backoff = options.retry_backoff_seconds
+        self._next_purge = time.monotonic() + options.purge_interval_seconds
 
     # -- loop -----------------------------------------------------------------------------------------------
     def run(self, *, max_records: int | None = None, end_offsets: dict[TopicPartition, int] | None = None,
@@ -94,6 +96,7 @@ class Worker:
                 last_progress = time.monotonic()
             else:
                 self.health.set_ready(bool(self.consumer.assignment()), "waiting for records")
+            self._purge_when_due()
             if max_records is not None and self.stats.total() >= max_records:
                 break
             if end_offsets is not None and self._reached(end_offsets):
@@ -101,6 +104,17 @@ class Worker:
             if idle_timeout_seconds is not None and time.monotonic() - last_progress > idle_timeout_seconds:
                 break
         return self.stats
+
+    def _purge_when_due(self) -> None:
+        """Every `purge_interval_seconds`, drop dedupe/story/template state past the retention window."""
+        if time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + self.options.purge_interval_seconds
+        try:
+            deleted = self.store.purge_state(timedelta(days=self.options.retention_days))
+            log.info("purged state older than %s days: %s", self.options.retention_days, deleted)
+        except StoreUnavailable as exc:
+            log.warning("purge skipped, store unavailable: %s", exc)
 
     def _reached(self, end_offsets: dict[TopicPartition, int]) -> bool:
         return all(self.consumer.position(tp) >= end for tp, end in end_offsets.items())

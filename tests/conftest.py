@@ -70,8 +70,10 @@ def _reset_postgres(dsn: str) -> None:
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for table in ("articles", "duplicates", "dedupe_keys", "feed_state", "feed_entries", "schema_meta"):
-            conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+        # Every table of the test database, so a table added later can never leak rows between tests.
+        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        for table in tables:
+            conn.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -144,7 +146,8 @@ class LocalServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
         self._thread.start()
 
     def url(self, path: str) -> str:

@@ -7,8 +7,9 @@ __all__ = ["SCHEMA_VERSION", "ddl"]
 SCHEMA_VERSION = 1
 
 _TYPES = {
-    "sqlite": {"ts": "TEXT", "float": "REAL", "bool": "INTEGER", "bigint": "INTEGER"},
-    "postgresql": {"ts": "TIMESTAMPTZ", "float": "DOUBLE PRECISION", "bool": "BOOLEAN", "bigint": "BIGINT"},
+    "sqlite": {"ts": "TEXT", "float": "REAL", "bool": "INTEGER", "bigint": "INTEGER", "blob": "BLOB"},
+    "postgresql": {"ts": "TIMESTAMPTZ", "float": "DOUBLE PRECISION", "bool": "BOOLEAN", "bigint": "BIGINT",
+                   "blob": "BYTEA"},
 }
 
 _TABLES = """
@@ -55,6 +56,48 @@ CREATE TABLE IF NOT EXISTS dedupe_keys (
     PRIMARY KEY (kind, key)
 );
 CREATE INDEX IF NOT EXISTS dedupe_keys_created ON dedupe_keys (created_at);
+CREATE TABLE IF NOT EXISTS near_buckets (
+    bucket {bigint} PRIMARY KEY,
+    article_id TEXT NOT NULL,
+    created_at {ts} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS near_buckets_created ON near_buckets (created_at);
+CREATE TABLE IF NOT EXISTS near_signatures (
+    article_id TEXT PRIMARY KEY,
+    signature {blob} NOT NULL,
+    duplicate_of TEXT,
+    similarity {float} NOT NULL,
+    created_at {ts} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS near_signatures_created ON near_signatures (created_at);
+CREATE TABLE IF NOT EXISTS story_articles (
+    article_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    published_at {ts} NOT NULL,
+    features TEXT NOT NULL,
+    created_at {ts} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS story_articles_created ON story_articles (created_at);
+CREATE TABLE IF NOT EXISTS story_features (
+    feature {bigint} NOT NULL,
+    published_at {ts} NOT NULL,
+    article_id TEXT NOT NULL,
+    created_at {ts} NOT NULL,
+    PRIMARY KEY (feature, published_at, article_id)
+);
+CREATE INDEX IF NOT EXISTS story_features_created ON story_features (created_at);
+CREATE TABLE IF NOT EXISTS story_locks (
+    feature {bigint} PRIMARY KEY,
+    touched_at {ts} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS template_lines (
+    source TEXT NOT NULL,
+    line_hash TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    seen_at {ts} NOT NULL,
+    PRIMARY KEY (source, line_hash, article_id)
+);
+CREATE INDEX IF NOT EXISTS template_lines_seen ON template_lines (seen_at);
 CREATE TABLE IF NOT EXISTS feed_state (
     feed_url TEXT PRIMARY KEY,
     etag TEXT,

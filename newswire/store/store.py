@@ -12,11 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from newswire.records import CleanArticle, DuplicateArticle, utc_now
 from newswire.store.database import Database
+from newswire.store.dedupe_index import NearDuplicateIndex, purge_dedupe_state
+from newswire.store.story_index import StoryIndex
+from newswire.store.template_lines import TemplateLineCounts
 from newswire.store.schema import SCHEMA_VERSION, ddl
 
 __all__ = ["ArticleWrite", "FeedState", "Store", "open_store"]
@@ -66,6 +69,9 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.near_index = NearDuplicateIndex(db)
+        self.story_index = StoryIndex(db)
+        self.template_lines = TemplateLineCounts(db)
 
     @property
     def dialect(self) -> str:
@@ -149,10 +155,17 @@ class Store:
         return [DuplicateArticle.model_validate_json(r[0]) for r in rows]
 
     def count(self, table: str) -> int:
-        if table not in {"articles", "duplicates", "dedupe_keys", "feed_entries", "feed_state"}:
+        if table not in {"articles", "duplicates", "dedupe_keys", "feed_entries", "feed_state", "near_buckets",
+                         "near_signatures", "story_articles", "story_features", "template_lines"}:
             raise ValueError(f"unknown table {table!r}")
         row = self.db.query_one(f"SELECT COUNT(*) FROM {table}")
         return int(row[0]) if row else 0
+
+    def purge_state(self, older_than: timedelta) -> dict[str, int]:
+        """Delete dedupe, story and template state older than `older_than`; rows deleted per table."""
+        deleted = purge_dedupe_state(self.db, utc_now() - older_than)
+        deleted["template_lines"] = self.template_lines.purge(older_than)
+        return deleted
 
     # -- dedupe keys ----------------------------------------------------------------------------------------
     def claim(self, kind: str, key: str, owner: str, article_id: str) -> tuple[str, str]:

@@ -34,6 +34,7 @@ def _env(bootstrap: str, topics, store_url: str) -> dict[str, str]:
         "NEWSWIRE_TOPICS__DUPLICATES": topics.duplicates, "NEWSWIRE_TOPICS__DEAD_LETTER": topics.dead_letter,
         "NEWSWIRE_TOPICS__LINKS": topics.links, "NEWSWIRE_TOPICS__PARTITIONS": "2",
         "NEWSWIRE_STORE__URL": store_url,
+        "NEWSWIRE_HTTP__ALLOW_NETWORKS": '["127.0.0.1/32"]',  # the feeds are on the loopback test server
         "NEWSWIRE_PROCESSOR__GROUP_ID": f"cli-{topics.raw}",
         "NEWSWIRE_PROCESSOR__POLL_TIMEOUT_MS": "300",
     })
@@ -142,6 +143,9 @@ def test_process_with_two_worker_processes(kafka_bootstrap, topic_settings, tmp_
     env = _env(kafka_bootstrap, topic_settings, store_url)
     result = _newswire("process", "--workers", "2", "--idle-exit", "8", "--metrics-port", "0", env=env, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
-    clean = read_topic(kafka_bootstrap, topic_settings.clean, expected=20)
-    assert len(clean) == 20
-    assert len({json.loads(m.value)["raw_id"] for m in clean}) == 20
+    # The 20 bodies are 5 texts with one differing sentence: near duplicates, so 5 clean and 15 duplicates.
+    clean = read_topic(kafka_bootstrap, topic_settings.clean, expected=5)
+    duplicates = read_topic(kafka_bootstrap, topic_settings.duplicates, expected=15)
+    handled = [json.loads(m.value)["raw_id"] for m in clean + duplicates]
+    assert len(handled) == 20 and len(set(handled)) == 20
+    assert len(clean) == 5

@@ -30,6 +30,7 @@ def _settings(bootstrap: str, topics, store_url: str, feeds_file=None) -> Settin
         "poller": {"feeds_file": str(feeds_file) if feeds_file else None, "workers": 2},
         "processor": {"group_id": f"test-{uuid.uuid4().hex[:8]}", "batch_size": 50, "poll_timeout_ms": 300},
         "service": {"metrics_port": 0},
+        "http": {"allow_networks": ["127.0.0.1/32"]},  # the feeds are on the loopback test server
     })
 
 

@@ -48,4 +48,5 @@ def test_unknown_fields_are_ignored_for_forward_compatibility():
 
 
 def test_every_record_has_a_schema_file():
-    assert set(SCHEMA_FILES) == {"raw-article.v1.json", "clean-article.v1.json", "duplicate-article.v1.json"}
+    assert set(SCHEMA_FILES) == {"raw-article.v1.json", "clean-article.v1.json", "duplicate-article.v1.json",
+                                 "article-link.v1.json"}

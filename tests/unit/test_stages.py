@@ -13,7 +13,7 @@ from processors.article import Drop, article_from_raw
 from processors.extraction.fragment import fragment_text
 from processors.extraction.text import content_hash, fold_for_hash
 from processors.pipeline import build_pipeline
-from processors.stages.dedupe import ExactDedupe
+from processors.stages.dedupe import Dedupe
 from processors.stages.extract import ExtractText
 from processors.stages.language import DetectLanguage, detect_language
 from tests.conftest import AEB, seed_texts
@@ -90,7 +90,7 @@ def memory_store():
 
 
 def test_dedupe_url_content_and_replay(memory_store):
-    dedupe = ExactDedupe(memory_store)
+    dedupe = Dedupe(memory_store)
     text = "Un texte d'article assez long pour compter."
     first = replace(article_from_raw(_raw(text, url="https://e.com/a")), text=text)
     assert dedupe(first).duplicate is None
@@ -106,5 +106,5 @@ def test_dedupe_url_content_and_replay(memory_store):
 
 
 def test_pipeline_order_is_explicit(memory_store):
-    assert build_pipeline(memory_store).names[:2] == ["extract", "language"]
-    assert build_pipeline(memory_store).names[-1] == "dedupe"
+    assert build_pipeline(memory_store).names[:4] == ["extract", "chrome", "language", "topics"]
+    assert build_pipeline(memory_store).names[-2:] == ["dedupe", "story"]
