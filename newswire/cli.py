@@ -124,13 +124,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["processor"] = {"group_id": args.group_id}
     if getattr(args, "group_id", None) and args.command == "scrape":
         overrides["scraper"] = {"group_id": args.group_id}
-    base = load_settings(args.config or os.environ.get("NEWSWIRE_CONFIG"))
-    if not overrides:
-        return base
-    merged = base.model_dump()
-    for section, values in overrides.items():
-        merged[section] = {**merged[section], **values}
-    return Settings.model_validate(merged)
+    # Sources are deep-merged: a flag replaces one field of its section, not the section.
+    return load_settings(args.config or os.environ.get("NEWSWIRE_CONFIG"), **overrides)
 
 
 class _Service:

@@ -20,6 +20,13 @@ __all__ = ["run_processor", "run_replay"]
 log = logging.getLogger(__name__)
 
 
+def _worker(settings: Settings, consumer, store: Store, health: Health, stop: threading.Event) -> Worker:
+    """A worker over `consumer` with its own producer and the production pipeline."""
+    return Worker(consumer=consumer, producer=make_producer(settings.kafka), store=store,
+                  pipeline=build_pipeline(store), topics=settings.topics, options=settings.processor,
+                  health=health, stop=stop)
+
+
 def _close(worker: Worker, grace_seconds: float) -> None:
     try:
         worker.producer.flush(timeout=grace_seconds)
@@ -34,9 +41,7 @@ def run_processor(settings: Settings, *, health: Health, stop: threading.Event, 
     own_store = store is None
     store = store or open_store(settings.store_url())
     consumer = make_consumer(settings.kafka, settings.processor.group_id, [settings.topics.raw])
-    producer = make_producer(settings.kafka)
-    worker = Worker(consumer=consumer, producer=producer, store=store, pipeline=build_pipeline(store),
-                    topics=settings.topics, options=settings.processor, health=health, stop=stop)
+    worker = _worker(settings, consumer, store, health, stop)
     log.info("processor started", extra={"group": settings.processor.group_id, "topic": settings.topics.raw,
                                          "stages": ",".join(worker.pipeline.names)})
     try:
@@ -66,9 +71,7 @@ def run_replay(settings: Settings, *, health: Health, stop: threading.Event, gro
         for tp in partitions:
             consumer.seek(tp, found[tp].offset if found.get(tp) else ends[tp])
     end_offsets = None if follow else consumer.end_offsets(partitions)
-    producer = make_producer(settings.kafka)
-    worker = Worker(consumer=consumer, producer=producer, store=store, pipeline=build_pipeline(store),
-                    topics=settings.topics, options=settings.processor, health=health, stop=stop)
+    worker = _worker(settings, consumer, store, health, stop)
     started = time.monotonic()
     log.info("replay started", extra={"group": group_id, "partitions": len(partitions),
                                       "records": sum(end_offsets.values()) if end_offsets else "follow"})

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from processors.chrome.names import normalise_authors
 from processors.chrome.phrases import PHRASE_DIR, load_phrasebook
@@ -19,7 +20,10 @@ from processors.chrome.signals import WORD_RE, Line, set_stopwords, stopwords
 from processors.chrome.template import TemplateMemory, line_hash
 from processors.extraction.text import fold_for_hash
 
-__all__ = ["ChromeOptions", "ChromeResult", "Removal", "strip_chrome"]
+if TYPE_CHECKING:
+    from processors.article import Article
+
+__all__ = ["ChromeOptions", "ChromeResult", "Removal", "strip_chrome", "strip_article_chrome"]
 
 _BLOCKS = re.compile(r"\n[ \t]*\n")
 _TITLE_SUFFIX = re.compile(r"\s+[-|–—:·•]\s+")
@@ -216,3 +220,18 @@ def strip_chrome(
             found_authors.extend(verdict.authors)
     cleaned = "\n\n".join("\n".join(block) for block in blocks.values())
     return ChromeResult(cleaned, title, normalise_authors(found_authors), tuple(removals))
+
+
+def strip_article_chrome(article: "Article", memory: TemplateMemory | None = None,
+                         options: ChromeOptions = ChromeOptions()) -> ChromeResult:
+    """`strip_chrome` over a pipeline article's text and metadata (the stage and explain mode share it)."""
+    return strip_chrome(
+        article.text or "",
+        title=article.title,
+        site_name=article.site_name,
+        source=article.raw.source,
+        authors=article.authors,
+        article_id=article.article_id,
+        memory=memory,
+        options=options,
+    )

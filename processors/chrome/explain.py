@@ -7,7 +7,7 @@ files (`processors/chrome/phrases/`) or the options.
 from __future__ import annotations
 
 from processors.article import Article
-from processors.chrome.cleaner import ChromeOptions, strip_chrome
+from processors.chrome.cleaner import ChromeOptions, strip_article_chrome
 
 __all__ = ["explain"]
 
@@ -20,12 +20,5 @@ def explain(article: Article, options: ChromeOptions = ChromeOptions()) -> list[
     """
     if not article.text:
         return []
-    result = strip_chrome(
-        article.text,
-        title=article.title,
-        site_name=article.site_name,
-        source=article.raw.source,
-        authors=article.authors,
-        options=options,
-    )
+    result = strip_article_chrome(article, memory=None, options=options)
     return [(removal.line, removal.reason) for removal in result.removals]

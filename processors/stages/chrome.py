@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from processors.article import Article, Drop, StageResult
-from processors.chrome import ChromeOptions, TemplateMemory, normalise_authors, strip_chrome
+from processors.chrome import ChromeOptions, TemplateMemory, normalise_authors
+from processors.chrome.cleaner import strip_article_chrome
 
 __all__ = ["StripChrome"]
 
@@ -26,16 +27,7 @@ class StripChrome:
     def __call__(self, article: Article) -> StageResult:
         if not article.text:
             return Drop(self.name, "empty_after_chrome", "no text to clean")
-        result = strip_chrome(
-            article.text,
-            title=article.title,
-            site_name=article.site_name,
-            source=article.raw.source,
-            authors=article.authors,
-            article_id=article.article_id,
-            memory=self.memory,
-            options=self.options,
-        )
+        result = strip_article_chrome(article, self.memory, self.options)
         if not result.text.strip():
             return Drop(self.name, "empty_after_chrome", f"{len(result.removals)} lines, all chrome")
         return replace(
