@@ -36,10 +36,15 @@ __all__ = [
     "BATCH_SECONDS",
     "RETRIES",
     "LOOP_HEARTBEAT",
+    "CONSUMER_LAG",
+    "FETCH_TO_CLEAN_SECONDS",
+    "PUBLICATION_TO_CLEAN_SECONDS",
+    "TRANSACTIONS",
 ]
 
 NS = "newswire"
 _STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_FRESHNESS_BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 3 * 86_400, 7 * 86_400)
 _IO_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 BUILD_INFO = Info("build", "Version of the running newswire code.", namespace=NS)
@@ -97,3 +102,14 @@ RETRIES = Counter("retries_total", "Retriable failures (broker, store), by opera
                   namespace=NS)
 LOOP_HEARTBEAT = Gauge("loop_heartbeat_timestamp_seconds", "Unix time of the last main-loop iteration.",
                        ["service"], namespace=NS)
+CONSUMER_LAG = Gauge("consumer_lag_records", "Records of an assigned partition not yet consumed (end offset minus "
+                     "position), exported by each processor for the partitions it owns.", ["topic", "partition"],
+                     namespace=NS)
+FETCH_TO_CLEAN_SECONDS = Histogram("fetch_to_clean_seconds", "Time from the raw record's fetch to the broker's "
+                                   "acknowledgement of its clean or duplicate record.", namespace=NS,
+                                   buckets=_IO_BUCKETS + (120, 300, 900, 3600))
+PUBLICATION_TO_CLEAN_SECONDS = Histogram("publication_to_clean_seconds", "Time from the article's declared "
+                                         "publication to its clean record's acknowledgement (freshness).",
+                                         namespace=NS, buckets=_FRESHNESS_BUCKETS)
+TRANSACTIONS = Counter("transactions_total", "Processor producer transactions by result (committed, aborted).",
+                       ["result"], namespace=NS)
