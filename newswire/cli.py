@@ -198,7 +198,7 @@ def _process_child(settings_data: dict, index: int, max_records: int | None, idl
     service = _Service(settings, f"processor-{index}")
     try:
         run_processor(settings, health=service.health, stop=service.stop, max_records=max_records,
-                      idle_exit_seconds=idle_exit)
+                      idle_exit_seconds=idle_exit, index=index)
     finally:
         service.close()
 

@@ -118,6 +118,16 @@ class ProcessorSettings(_Section):
     retention_days: float = Field(30.0, gt=0, description="Dedupe, story and template state older than this is "
                                   "purged; copies further apart than this are not recognised.")
     purge_interval_seconds: float = Field(3600.0, gt=0, description="How often each worker purges old state.")
+    transactional_id_prefix: str | None = Field(
+        None, description="Stable transactional id prefix of this processor (e.g. the pod name of a StatefulSet): a "
+        "restarted worker then fences its predecessor and aborts its open transaction at once. Unset: unique per "
+        "process (group, host, pid), and a crashed worker's open transaction is aborted after the timeout below.")
+    transaction_timeout_ms: int = Field(30_000, ge=1000, description="Broker-side limit on an open transaction; "
+                                        "bounds how long a crashed worker's partitions stay blocked.")
+    commit_timeout_seconds: float = Field(30.0, gt=0, description="How long a batch waits for its transaction to "
+                                          "commit before the producer is re-created and the batch redone.")
+    recycle_after_records: int = Field(0, ge=0, description="Restart a worker process after this many records to "
+                                       "bound memory growth (0: never); used by the `process` supervisor.")
 
 
 class ServiceSettings(_Section):

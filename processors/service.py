@@ -12,6 +12,7 @@ from newswire.kafka import make_consumer, make_producer
 from newswire.service import Health
 from newswire.settings import Settings
 from newswire.store import Store, open_store
+from processors.output import TransactionalOutput, transactional_id_for
 from processors.pipeline import build_pipeline
 from processors.worker import Worker, WorkerStats
 
@@ -20,28 +21,35 @@ __all__ = ["run_processor", "run_replay"]
 log = logging.getLogger(__name__)
 
 
-def _worker(settings: Settings, consumer, store: Store, health: Health, stop: threading.Event) -> Worker:
-    """A worker over `consumer` with its own producer and the production pipeline."""
-    return Worker(consumer=consumer, producer=make_producer(settings.kafka), store=store,
-                  pipeline=build_pipeline(store), topics=settings.topics, options=settings.processor,
-                  health=health, stop=stop)
+def _worker(settings: Settings, consumer, store: Store, health: Health, stop: threading.Event, *,
+            group_id: str, index: int = 0) -> Worker:
+    """A worker over `consumer` with its own transactional producer and the production pipeline."""
+    options = settings.processor
+    transactional_id = transactional_id_for(group_id, options.transactional_id_prefix, index)
+    output = TransactionalOutput(
+        lambda: make_producer(settings.kafka, transactional_id=transactional_id,
+                              transaction_timeout_ms=options.transaction_timeout_ms),
+        commit_timeout_seconds=options.commit_timeout_seconds, beat=health.beat)
+    log.info("transactional producer %s", transactional_id)
+    return Worker(consumer=consumer, output=output, store=store, pipeline=build_pipeline(store),
+                  topics=settings.topics, options=options, health=health, stop=stop)
 
 
 def _close(worker: Worker, grace_seconds: float) -> None:
     try:
-        worker.producer.flush(timeout=grace_seconds)
+        worker.output.close(timeout_seconds=min(10.0, grace_seconds))
     finally:
-        worker.producer.close(timeout=min(10.0, grace_seconds))
         worker.consumer.close(autocommit=False)
 
 
 def run_processor(settings: Settings, *, health: Health, stop: threading.Event, store: Store | None = None,
-                  max_records: int | None = None, idle_exit_seconds: float | None = None) -> WorkerStats:
+                  max_records: int | None = None, idle_exit_seconds: float | None = None,
+                  index: int = 0) -> WorkerStats:
     """Consume the raw topic in the processor group until stopped (SIGTERM finishes the batch and commits)."""
     own_store = store is None
     store = store or open_store(settings.store_url())
     consumer = make_consumer(settings.kafka, settings.processor.group_id, [settings.topics.raw])
-    worker = _worker(settings, consumer, store, health, stop)
+    worker = _worker(settings, consumer, store, health, stop, group_id=settings.processor.group_id, index=index)
     log.info("processor started", extra={"group": settings.processor.group_id, "topic": settings.topics.raw,
                                          "stages": ",".join(worker.pipeline.names)})
     try:
@@ -71,7 +79,7 @@ def run_replay(settings: Settings, *, health: Health, stop: threading.Event, gro
         for tp in partitions:
             consumer.seek(tp, found[tp].offset if found.get(tp) else ends[tp])
     end_offsets = None if follow else consumer.end_offsets(partitions)
-    worker = _worker(settings, consumer, store, health, stop)
+    worker = _worker(settings, consumer, store, health, stop, group_id=group_id)
     started = time.monotonic()
     log.info("replay started", extra={"group": group_id, "partitions": len(partitions),
                                       "records": sum(end_offsets.values()) if end_offsets else "follow"})

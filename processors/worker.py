@@ -1,10 +1,16 @@
-"""The worker loop: consume raw records → run the pipeline → write the store → publish → commit.
+"""The worker loop: consume raw records → run the pipeline → write the store → publish and commit in one transaction.
 
-Offsets are committed only after the store write and the broker's acknowledgement of every record produced for
-the batch (clean, duplicate or dead letter). Three outcomes are kept apart: a Drop is normal and counted; a
-retriable failure (store or broker unavailable) stops the batch, commits what was fully handled, seeks back and
-retries with backoff; any other error makes the record poison: it goes to the dead-letter topic with its original
-bytes and headers naming the stage and error, and the worker moves on.
+Each batch is one Kafka transaction (`processors/output.py`): the clean, duplicate and dead-letter records it
+produced and the consumed raw offsets commit together, so a consumer reading the output topics with
+`read_committed` sees each record exactly once, even across crashes, restarts and rebalances. The store write
+comes first and is idempotent (deterministic ids, stored decisions, a `published` flag set only after the
+transaction committed), so a batch redone after a crash writes nothing new and publishes each record again only
+if its earlier transaction did not commit.
+
+Three outcomes are kept apart: a Drop is normal and counted; a retriable failure (store or broker unavailable)
+commits what was fully handled, seeks the rest back and retries with backoff; any other error makes the record
+poison: it goes to the dead-letter topic, in the same transaction, with its original bytes and headers naming the
+stage and error, and the worker moves on.
 """
 
 from __future__ import annotations
@@ -14,22 +20,23 @@ import threading
 import time
 from collections import Counter as Tally
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
-from kafka.structs import OffsetAndMetadata
+from kafka import KafkaConsumer, TopicPartition
 
 from newswire import __version__
+from newswire.failpoints import failpoint
 from newswire.kafka import dead_letter_headers
-from newswire.metrics import (BATCH_SECONDS, DEAD_LETTERS, DUPLICATES, LANGUAGES, PUBLISH_SECONDS,
-                              RECORDS_CONSUMED, RECORDS_PROCESSED, RETRIES, STORE_SECONDS)
+from newswire.metrics import (BATCH_SECONDS, CONSUMER_LAG, DEAD_LETTERS, DUPLICATES, FETCH_TO_CLEAN_SECONDS, LANGUAGES,
+                              PUBLICATION_TO_CLEAN_SECONDS, PUBLISH_SECONDS, RECORDS_CONSUMED, RECORDS_PROCESSED,
+                              RETRIES, STORE_SECONDS)
 from newswire.records import RecordError, decode_raw, encode
 from newswire.service import Health
 from newswire.settings import ProcessorSettings, TopicSettings
 from newswire.store import Store, StoreUnavailable
 from processors.article import Article, Drop, to_clean, to_duplicate
+from processors.output import TransactionalOutput, TransactionFailed, wait_for_start
 from processors.pipeline import Pipeline
 from processors.stage import StageFailed
 
@@ -38,6 +45,7 @@ __all__ = ["Worker", "WorkerStats", "Retriable"]
 log = logging.getLogger(__name__)
 
 PROCESSOR_VERSION = f"newswire-{__version__}"
+LAG_INTERVAL_SECONDS = 5.0
 
 
 class Retriable(Exception):
@@ -57,21 +65,22 @@ class WorkerStats:
 
 @dataclass
 class _Pending:
-    """What a batch has produced and must see acknowledged before its offsets are committed."""
+    """What a batch has produced in its open transaction, to remember once it commits."""
 
-    futures: list[Any] = field(default_factory=list)
     article_ids: list[str] = field(default_factory=list)
     duplicate_ids: list[str] = field(default_factory=list)
+    fetched_at: list[datetime] = field(default_factory=list)
+    published_at: list[datetime] = field(default_factory=list)
 
 
 class Worker:
     """One consumer-group member processing raw records; `run()` until stopped."""
 
-    def __init__(self, *, consumer: KafkaConsumer, producer: KafkaProducer, store: Store, pipeline: Pipeline,
+    def __init__(self, *, consumer: KafkaConsumer, output: TransactionalOutput, store: Store, pipeline: Pipeline,
                  topics: TopicSettings, options: ProcessorSettings, health: Health | None = None,
                  stop: threading.Event | None = None) -> None:
         self.consumer = consumer
-        self.producer = producer
+        self.output = output
         self.store = store
         self.pipeline = pipeline
         self.topics = topics
@@ -81,21 +90,29 @@ class Worker:
         self.stats = WorkerStats()
         self._backoff = options.retry_backoff_seconds
         self._next_purge = time.monotonic() + options.purge_interval_seconds
+        self._next_lag = 0.0
+        self._lag_labels: set[tuple[str, str]] = set()
 
     # -- loop -----------------------------------------------------------------------------------------------
     def run(self, *, max_records: int | None = None, end_offsets: dict[TopicPartition, int] | None = None,
             idle_timeout_seconds: float | None = None) -> WorkerStats:
         """Process until stopped, or until `max_records` handled, `end_offsets` reached, or idle too long."""
+        if not wait_for_start(self.output, stop=self.stop, backoff_seconds=self.options.retry_backoff_seconds,
+                              max_backoff_seconds=self.options.retry_backoff_max_seconds,
+                              on_failure=self._not_ready):
+            return self.stats
         last_progress = time.monotonic()
         while not self.stop.is_set():
             self.health.beat()
             batch = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms,
                                        max_records=self.options.batch_size)
             if batch:
+                failpoint("worker.consumed")
                 self.handle_batch(batch)
                 last_progress = time.monotonic()
             else:
                 self.health.set_ready(bool(self.consumer.assignment()), "waiting for records")
+            self._export_lag()
             self._purge_when_due()
             if max_records is not None and self.stats.total() >= max_records:
                 break
@@ -104,6 +121,11 @@ class Worker:
             if idle_timeout_seconds is not None and time.monotonic() - last_progress > idle_timeout_seconds:
                 break
         return self.stats
+
+    def _not_ready(self, reason: str) -> None:
+        self.health.beat()
+        self.health.set_ready(False, reason)
+        log.warning(reason)
 
     def _purge_when_due(self) -> None:
         """Every `purge_interval_seconds`, drop dedupe/story/template state past the retention window."""
@@ -116,40 +138,71 @@ class Worker:
         except StoreUnavailable as exc:
             log.warning("purge skipped, store unavailable: %s", exc)
 
+    def _export_lag(self) -> None:
+        """Export each owned partition's lag (high watermark − position) from what the fetcher already knows."""
+        if time.monotonic() < self._next_lag:
+            return
+        self._next_lag = time.monotonic() + LAG_INTERVAL_SECONDS
+        labels: set[tuple[str, str]] = set()
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = self.consumer.position(tp, timeout_ms=1000)
+            except Exception:  # noqa: BLE001 - a position lookup failing during a rebalance is not an error
+                continue
+            if position is None:
+                continue
+            label = (tp.topic, str(tp.partition))
+            CONSUMER_LAG.labels(*label).set(max(0, highwater - position))
+            labels.add(label)
+        for gone in self._lag_labels - labels:  # partitions this worker no longer owns
+            CONSUMER_LAG.remove(*gone)
+        self._lag_labels = labels
+
     def _reached(self, end_offsets: dict[TopicPartition, int]) -> bool:
         return all(self.consumer.position(tp) >= end for tp, end in end_offsets.items())
 
     def handle_batch(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        """Handle one poll's records; commit what was fully handled; seek back and back off on failure."""
+        """Handle one poll's records in one transaction; on failure seek back what did not commit and back off."""
         started = time.perf_counter()
         pending = _Pending()
         handled: dict[TopicPartition, int] = {}
-        failure: Retriable | None = None
-        for tp, messages in batch.items():
-            for message in messages:
-                RECORDS_CONSUMED.inc()
-                try:
-                    outcome = self._handle(message, pending)
-                except Retriable as exc:
-                    failure = exc
-                    break
-                self.stats.outcomes[outcome] += 1
-                RECORDS_PROCESSED.labels(outcome).inc()
-                handled[tp] = message.offset + 1
-            if failure:
-                break
+        outcomes: Tally = Tally()
+        failure: Exception | None = None
         try:
-            self._complete(pending, handled)
-        except Retriable as exc:
-            failure = failure or exc
-            handled = {}
+            self.output.begin()
+        except TransactionFailed as exc:
+            RETRIES.labels("publish").inc()
+            failure = exc
+        if failure is None:
+            for tp, messages in batch.items():
+                for message in messages:
+                    RECORDS_CONSUMED.inc()
+                    try:
+                        outcomes[self._handle(message, pending)] += 1
+                    except Retriable as exc:
+                        failure = exc
+                        break
+                    handled[tp] = message.offset + 1
+                if failure:
+                    break
+            try:
+                self._commit(pending, handled)
+            except TransactionFailed as exc:
+                RETRIES.labels("publish").inc()
+                failure, handled, outcomes = exc, {}, Tally()
+        for outcome, count in outcomes.items():
+            self.stats.outcomes[outcome] += count
+            RECORDS_PROCESSED.labels(outcome).inc(count)
         self.stats.batches += 1
         BATCH_SECONDS.observe(time.perf_counter() - started)
         if failure is None:
             self._backoff = self.options.retry_backoff_seconds
             self.health.set_ready(True)
             return
-        # Seek every partition of the batch back to its first record not fully handled, then wait.
+        # Seek every partition of the batch back to its first record not committed, then wait.
         for tp, messages in batch.items():
             if messages:
                 self.consumer.seek(tp, handled.get(tp, messages[0].offset))
@@ -158,33 +211,24 @@ class Worker:
         self.stop.wait(self._backoff)
         self._backoff = min(self._backoff * 2, self.options.retry_backoff_max_seconds)
 
-    def _complete(self, pending: _Pending, handled: dict[TopicPartition, int]) -> None:
-        """Wait for the broker's acks, remember what was published, then commit the handled offsets."""
+    def _commit(self, pending: _Pending, handled: dict[TopicPartition, int]) -> None:
+        """Commit the batch's transaction with its offsets; then remember what was published."""
         started = time.perf_counter()
-        try:
-            self.producer.flush(timeout=60)
-            for future in pending.futures:
-                future.get(timeout=0)
-        except KafkaError as exc:
-            RETRIES.labels("publish").inc()
-            raise Retriable(f"publish failed: {exc}") from exc
+        self.output.flush()
+        failpoint("worker.published")
+        self.output.commit(handled, self.consumer.group_metadata())
+        failpoint("worker.committed")
         PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        now = datetime.now(timezone.utc)
+        for fetched in pending.fetched_at:
+            FETCH_TO_CLEAN_SECONDS.observe(_seconds_since(fetched, now))
+        for published in pending.published_at:
+            PUBLICATION_TO_CLEAN_SECONDS.observe(_seconds_since(published, now))
         try:
             self.store.mark_published(pending.article_ids, pending.duplicate_ids)
         except StoreUnavailable as exc:
-            # The records are out; at worst they are published again after a restart. Offsets can still advance.
+            # The records are committed; only a replay in a new group could publish them again.
             log.warning("could not mark records as published: %s", exc)
-        if not handled:
-            return
-        offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in handled.items()}
-        try:
-            self.consumer.commit(offsets)
-        except CommitFailedError as exc:
-            # The group rebalanced: another member will re-handle these records, idempotently.
-            log.warning("offset commit rejected after a rebalance: %s", exc)
-        except KafkaError as exc:
-            RETRIES.labels("commit").inc()
-            log.warning("offset commit failed, records will be re-handled: %s", exc)
 
     # -- one record -----------------------------------------------------------------------------------------
     def _handle(self, message: Any, pending: _Pending) -> str:
@@ -219,26 +263,37 @@ class Worker:
             duplicate = to_duplicate(article, PROCESSOR_VERSION)
             with STORE_SECONDS.labels("duplicate").time():
                 write = self.store.write_duplicate(duplicate)
+            failpoint("worker.stored")
             DUPLICATES.labels(duplicate.kind).inc()
             if write.needs_publish:
-                pending.futures.append(self.producer.send(self.topics.duplicates, key=duplicate.duplicate_of,
-                                                          value=encode(duplicate), headers=headers))
+                self.output.send(self.topics.duplicates, key=duplicate.duplicate_of, value=encode(duplicate),
+                                 headers=headers)
                 pending.duplicate_ids.append(duplicate.raw_id)
+                pending.fetched_at.append(article.raw.fetched_at)
             return "duplicate"
         clean = to_clean(article, PROCESSOR_VERSION)
         with STORE_SECONDS.labels("article").time():
             write = self.store.write_article(clean)
+        failpoint("worker.stored")
         LANGUAGES.labels(clean.language).inc()
         if write.needs_publish:
-            pending.futures.append(self.producer.send(self.topics.clean, key=clean.article_id, value=encode(clean),
-                                                      headers=headers))
+            self.output.send(self.topics.clean, key=clean.article_id, value=encode(clean), headers=headers)
             pending.article_ids.append(clean.article_id)
+            pending.fetched_at.append(article.raw.fetched_at)
+            if clean.published_at is not None:
+                pending.published_at.append(clean.published_at)
         return "clean"
 
     def _dead_letter(self, message: Any, stage: str, error: BaseException, pending: _Pending) -> str:
         DEAD_LETTERS.labels(stage, type(error).__name__).inc()
         headers = dead_letter_headers(stage=stage, error=error, topic=message.topic, partition=message.partition,
                                       offset=message.offset, original=message.headers or ())
-        pending.futures.append(self.producer.send(self.topics.dead_letter, key=message.key,
-                                                  value=message.value, headers=headers))
+        self.output.send(self.topics.dead_letter, key=message.key, value=message.value, headers=headers)
         return "dead_letter"
+
+
+def _seconds_since(moment: datetime, now: datetime) -> float:
+    """Seconds from `moment` (naive means UTC) to `now`, never negative (clocks of other hosts drift)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (now - moment).total_seconds())
