@@ -1,6 +1,7 @@
 """Topic term lexicons: curated terms per language (`data/lexicon/<lang>.tsv`) plus IPTC Media Topics labels.
 
-Each term maps to an IPTC code and a weight. A term is one word, a phrase (matched on consecutive words), a prefix
+Each term maps to an IPTC code and a weight. A term is one word, a phrase (matched on consecutive words), an exact
+word (`=loi`: only that folded form, for a term whose stem a common word shares: "loyer" also stems to "loi"), a prefix
 (`fussball*`, for compounds) or an acronym (written in capitals in the file: `NHS`, `WHO`; matched only when the
 text writes it in capitals too, so "who" is not the World Health Organization) or a proper noun (capitalised in the
 file: `Mars`, `Labour`; matched only when capitalised in the text, so the month "mars" is not the planet). Matching compares stemmed, folded
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,14 +39,16 @@ _GENERIC_LABEL_PARTS = {
 _LABEL_SPLIT = re.compile(r",|/|\(|\)|\band\b|\bor\b|\bet\b|\bou\b")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Entry:
-    """One term of the lexicon and what it is evidence for."""
+    """One term of the lexicon and what it is evidence for (compared by identity: each is made once, at load)."""
 
     code: str
     weight: float
     term: str
     case: int = 0  # 0: any case; 1: text must capitalise it (proper noun); 2: text must write it in capitals
+    key: str = ""  # what the text must match (stem keys, or the prefix): one text word counts once per topic
+    forms: frozenset[str] = frozenset()  # exact terms (`=loi`): the folded word forms allowed, stemming aside
 
 
 @dataclass
@@ -78,17 +81,20 @@ class Lexicon:
     def add(self, term: str, code: str, weight: float) -> None:
         """Add one term (dictionary form) for `code`; a later duplicate of the same code and key keeps the larger weight."""
         term = term.strip()
+        exact = term.startswith("=")
+        term = term.lstrip("=").strip()
         if not term:
             return
         if term.endswith("*"):
             prefix = fold(term[:-1])
-            self._put(self.prefixes[prefix], Entry(code, weight, term))
+            self._put(self.prefixes[prefix], Entry(code, weight, term, key=prefix + "*"))
             self.min_prefix = min(self.min_prefix, len(prefix))
             return
         keys = keys_of(term, self.language)
         if not keys:
             return
-        entry = Entry(code, weight, term, case=_case_rule(term, self.language))
+        forms = frozenset({fold(term)}) if exact and len(keys) == 1 else frozenset()
+        entry = Entry(code, weight, term, case=_case_rule(term, self.language), key=" ".join(keys), forms=forms)
         if len(keys) == 1:
             self._put(self.words[keys[0]], entry)
         else:
@@ -105,15 +111,17 @@ class Lexicon:
     @staticmethod
     def _put(bucket: list[Entry], entry: Entry) -> None:
         for i, old in enumerate(bucket):
-            if old.code == entry.code:
-                if old.weight < entry.weight:
+            if old.code == entry.code and bool(old.forms) == bool(entry.forms):
+                if old.forms:  # `=loi, =lois`: one entry allowing both forms
+                    bucket[i] = replace(old, forms=old.forms | entry.forms, weight=max(old.weight, entry.weight))
+                elif old.weight < entry.weight:
                     bucket[i] = entry
                 return
         bucket.append(entry)
 
     def knows(self, term: str) -> bool:
         """Whether the curated part already has this term (for any code)."""
-        keys = keys_of(term, self.language)
+        keys = keys_of(term.lstrip("="), self.language)
         if len(keys) == 1:
             return keys[0] in self.words
         return bool(keys) and any(k == keys for k, _ in self.phrases.get(keys[0], ()))
@@ -171,6 +179,17 @@ def _label_terms(language: str) -> list[tuple[str, str]]:
     return [(part, target) for part, target, keys in pairs if len(by_key[keys]) == 1]
 
 
+def _label_forms(term: str) -> list[str]:
+    """How a label part is matched: a phrase by its stems, a single word only as written or with a plural `s`.
+
+    Labels are not curated, so a single word is matched exactly: stemming "Goods" or "Importing" would also match
+    "good" and "important", common words of every article.
+    """
+    if " " in term.strip():
+        return [term]
+    return [f"={term}"] + ([] if term.endswith(("s", "x")) else [f"={term}s"])
+
+
 @lru_cache(maxsize=None)
 def lexicon_for(language: str) -> Lexicon:
     """The lexicon of `language`; for languages without a term list, the union of all lists (matched unstemmed)."""
@@ -185,5 +204,6 @@ def lexicon_for(language: str) -> Lexicon:
     if language in LEXICON_LANGUAGES:
         for term, code in _label_terms(language):
             if not lexicon.knows(term):
-                lexicon.add(term, code, IPTC_LABEL_WEIGHT)
+                for form in _label_forms(term):
+                    lexicon.add(form, code, IPTC_LABEL_WEIGHT)
     return lexicon

@@ -1,10 +1,12 @@
 """IPTC Media Topics tagging by weighted term evidence, with an explanation of every topic given.
 
-Each lexicon term found in the title or text adds `weight × (1 + ln count)` to its topic: distinct terms count more
-than one term repeated, and a title word counts `title_weight` times. A level-1 topic's evidence is the sum over
-its own terms and those of its level-2 children (a term listed under both counts once). Scores are in 0..1: the
+Each lexicon term found in the text adds `weight × (1 + ln count)` to its topic (distinct terms count more than one
+term repeated), plus `weight × title_weight` when the title has it. A level-1 topic's evidence is the sum over its
+own terms and those of its descendants; one text word counts once per topic, however many entries share its key. Scores are in 0..1: the
 strongest topic scores its confidence `1 − exp(−evidence / saturation)`, the others that confidence scaled by their
 evidence relative to the strongest. Level-2 topics are given only when their own evidence is strong.
+When conflict, war and peace leads but the title or lead names political actors (government, head of state,
+diplomacy, elections), those terms count again for politics: IPTC files government responses to conflicts there.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from newswire.records import Topic
 from processors.classify.lexicon import Entry, Lexicon, lexicon_for, taxonomy
-from processors.classify.text import Token, stemmer_for, tokenize
+from processors.classify.text import Token, fold, stemmer_for, tokenize
 
 __all__ = ["TopicEvidence", "TopicOptions", "explain_topics", "normalise_language", "tag_topics"]
 
@@ -24,7 +26,13 @@ __all__ = ["TopicEvidence", "TopicOptions", "explain_topics", "normalise_languag
 class TopicOptions:
     """Tunables of topic tagging (defaults measured on news text; see docs/topics.md)."""
 
-    title_weight: float = 2.0  # a title word is worth this many body words
+    title_weight: float = 2.0  # a term in the title adds this × its weight, whatever the body's length
+    actor_weight: float = 2.0  # a political-actor term in the title or lead adds this × its weight to politics ...
+    actor_rivals: tuple[str, ...] = ("16000000",)  # ... when one of these is the strongest topic (see _credit_actors)
+    lead_words: int = 40  # the lead: the body's first words, where news states who did what (inverted pyramid)
+    # IPTC codes whose terms name who acts in politics: government and head of state, international relations,
+    # election, government policy. Armed forces (20000598, under government) are not among them: they fight too.
+    actor_codes: tuple[str, ...] = ("20000593", "20000610", "20000638", "20000574", "20000621")
     saturation: float = 12.0  # evidence at which the top topic's confidence reaches 63 %
     min_score: float = 0.2  # level-1 topics scoring below this are left out
     max_topics: int = 4  # level-1 topics kept at most
@@ -53,7 +61,9 @@ def normalise_language(language: str | None) -> str:
     return language.replace("_", "-").split("-")[0].lower() or "und"
 
 
-def _count_terms(tokens: list[Token], lexicon: Lexicon, multiplier: float, counts: dict[Entry, float]) -> None:
+def _count_terms(tokens: list[Token], lexicon: Lexicon) -> dict[Entry, int]:
+    """How many times each lexicon entry occurs in `tokens` (the longest phrase wins over its words)."""
+    counts: dict[Entry, int] = defaultdict(int)
     key_of = stemmer_for(lexicon.language)
     covered = 0  # tokens before this index belong to a phrase already counted
     for i, token in enumerate(tokens):
@@ -61,7 +71,7 @@ def _count_terms(tokens: list[Token], lexicon: Lexicon, multiplier: float, count
         for keys, entry in lexicon.phrases.get(token.key, ()):
             n = len(keys)
             if i + n <= len(tokens) and all(tokens[i + j].key == keys[j] for j in range(1, n)):
-                counts[entry] += multiplier
+                counts[entry] += 1
                 longest = max(longest, n)
         covered = max(covered, i + longest)
         if longest or i < covered:
@@ -71,36 +81,82 @@ def _count_terms(tokens: list[Token], lexicon: Lexicon, multiplier: float, count
             # "Ukraine-Krieg", "cost-of-living": the parts are evidence when the whole is unknown
             entries = [e for part in token.word.split("-") for e in lexicon.words.get(key_of(part), ())]
         for entry in entries or ():
-            if entry.case == 0 or (token.capital if entry.case == 1 else token.word[:2].isupper()):
-                counts[entry] += multiplier
+            if _matches(entry, token):
+                counts[entry] += 1
         if lexicon.prefixes and not entries:
             for entry in lexicon.prefixed(token.word):
-                counts[entry] += multiplier
+                counts[entry] += 1
+    return counts
+
+
+def _matches(entry: Entry, token: Token) -> bool:
+    """Case rule (proper nouns, acronyms) and, for exact terms, the word form itself."""
+    if entry.case == 1 and not token.capital:
+        return False
+    if entry.case == 2 and not token.word[:2].isupper():
+        return False
+    return not entry.forms or fold(token.word) in entry.forms
 
 
 def _evidence(text: str, title: str | None, language: str, options: TopicOptions) -> dict[str, dict[str, tuple]]:
-    """code → {term: (count, contribution)} for level-1 and level-2 codes."""
+    """code → {term key: (term, count, contribution)} for level-1 and level-2 codes.
+
+    A term's contribution is `weight × (1 + ln body count)` plus `weight × title_weight` when the title has it: the
+    title states what the article is about, whatever the body's length. One text word counts once per topic even
+    when several entries share its key ("législation", "législatives" under a topic and its child).
+    """
     lexicon = lexicon_for(language)
-    counts: dict[Entry, float] = defaultdict(float)
-    _count_terms(tokenize(text[: options.max_chars], language), lexicon, 1.0, counts)
-    if title:
-        _count_terms(tokenize(title, language), lexicon, options.title_weight, counts)
+    tokens = tokenize(text[: options.max_chars], language)
+    body = _count_terms(tokens, lexicon)
+    heading = _count_terms(tokenize(title, language), lexicon) if title else {}
     table = taxonomy()
     found: dict[str, dict[str, tuple]] = defaultdict(dict)
-    for entry, count in counts.items():
-        contribution = entry.weight * (1.0 + math.log(count)) if count >= 1 else entry.weight * count
+    for entry in body.keys() | heading.keys():
+        count = body.get(entry, 0)
+        contribution = entry.weight * ((1.0 + math.log(count) if count else 0.0)
+                                       + (options.title_weight if entry in heading else 0.0))
+        if contribution <= 0:
+            continue
         topic = table[entry.code]
-        targets = [topic["top"]] + ([topic["level2"]] if topic["level2"] else [])
-        for code in targets:
-            old = found[code].get(entry.term)
-            if old is None or old[1] < contribution:  # one term listed under a parent and a child counts once
-                found[code][entry.term] = (count, contribution)
+        for code in (topic["top"], topic["level2"]) if topic["level2"] else (topic["top"],):
+            old = found[code].get(entry.key)
+            if old is None or old[2] < contribution:
+                found[code][entry.key] = (entry.term, count + heading.get(entry, 0), contribution)
+    if options.actor_weight > 0 and found:
+        _credit_actors(found, tokens, heading, body, lexicon, options)
     return found
+
+
+_POLITICS = "11000000"  # politics and government: where `_credit_actors` puts the subject's political actors
+
+
+def _credit_actors(found: dict[str, dict[str, tuple]], tokens: list[Token], heading: dict[Entry, int],
+                   body: dict[Entry, int], lexicon: Lexicon, options: TopicOptions) -> None:
+    """Politics outranks conflict when the title or lead is about what political actors decide or say.
+
+    IPTC files government responses, diplomacy and security policy under politics and government (11000000);
+    conflict, war and peace (16000000) is for the fighting itself. When the strongest level-1 topic is a rival
+    (`actor_rivals`) and the subject (title, first `lead_words` words) names governments, heads of state, ministers,
+    parliaments, elections or diplomacy (`actor_codes`), each such term adds `weight × actor_weight` to politics.
+    A close call goes to the actors; a report of fighting that quotes a minister further down stays conflict.
+    """
+    table = taxonomy()
+    tops = {code: sum(c for _, _, c in terms.values()) for code, terms in found.items() if table[code]["level"] == 1}
+    if not tops or max(tops, key=tops.__getitem__) not in options.actor_rivals:
+        return  # the usual case: the lead is only read when a rival leads
+    subject = heading.keys() | _count_terms(tokens[: options.lead_words], lexicon).keys()
+    for entry in sorted(subject, key=lambda e: (e.key, e.code)):  # deterministic when entries share a word
+        if entry.code in options.actor_codes:
+            key = "subject " + entry.key  # several entries share a word ("président"): it counts once
+            bonus = entry.weight * options.actor_weight
+            old = found[_POLITICS].get(key)
+            if old is None or old[2] < bonus:
+                found[_POLITICS][key] = (f"{entry.term} (subject)", body.get(entry, 0) + heading.get(entry, 0), bonus)
 
 
 def _score(found: dict[str, dict[str, tuple]], options: TopicOptions) -> dict[str, float]:
     table = taxonomy()
-    evidence = {code: sum(c for _, c in terms.values()) for code, terms in found.items()}
+    evidence = {code: sum(c for _, _, c in terms.values()) for code, terms in found.items()}
     tops = {code: e for code, e in evidence.items() if table[code]["level"] == 1}
     if not tops:
         return {}
@@ -126,7 +182,7 @@ def explain_topics(text: str, title: str | None = None, language: str | None = "
     table = taxonomy()
     explained = []
     for code, terms in found.items():
-        ranked = sorted(((t, round(n, 2), round(c, 2)) for t, (n, c) in terms.items()), key=lambda x: -x[2])
+        ranked = sorted(((t, n, round(c, 2)) for t, n, c in terms.values()), key=lambda x: (-x[2], x[0]))
         explained.append(TopicEvidence(code, table[code]["labels"]["en"], table[code]["level"],
                                        round(scores.get(code, 0.0), 4), round(sum(x[2] for x in ranked), 2),
                                        tuple(ranked)))

@@ -12,7 +12,12 @@ from processors.classify.evaluation import MASAKHANEWS_LANGUAGES, load_masakhane
 
 pytestmark = pytest.mark.quality
 
-FLOORS = {"eng": 0.80, "fra": 0.74}  # measured 0.816 and 0.762 when pinned
+# Measured 0.821 and 0.746 when pinned (French 0.726 before the second pass: more stem collisions fixed, economy
+# terms, political actors in the subject outranking conflict). French was 0.762 before stemming collisions ("loyer"
+# counted as "loi", "également" as "égalité") and triple counting of one word under a topic and its children were
+# fixed: that figure rested on wrong evidence, so its floor (0.74) was lowered with the fix, not silently.
+# See docs/topics.md.
+FLOORS = {"eng": 0.81, "fra": 0.73}
 
 
 @pytest.mark.parametrize("folder", sorted(MASAKHANEWS_LANGUAGES))

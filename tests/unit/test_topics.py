@@ -11,6 +11,7 @@ from newswire.records import RawArticle, utc_now
 from processors.article import Article, article_from_raw
 from processors.classify import LEXICON_LANGUAGES, explain_topics, tag_topics
 from processors.classify.lexicon import DATA, taxonomy
+from processors.classify.topics import TopicOptions
 from processors.stages.topics import TagTopics
 
 TOP_LEVEL = {f"{n:02d}000000" for n in range(1, 18)}
@@ -31,6 +32,29 @@ SAMPLES = {
     ("it", "13000000"): "L'azienda ha presentato un nuovo smartphone con intelligenza artificiale e un chip più veloce per le app.",
     ("pt", "15000000"): "O avançado marcou dois golos e a equipa venceu o jogo do campeonato diante do clube rival.",
     ("pt", "16000000"): "O exército lançou uma ofensiva; bombardeamentos e artilharia atingiram as tropas na linha da frente.",
+    ("de", "07000000"): "Die Krankenhäuser behandeln mehr Patienten mit Grippe; Ärzte und Pflegekräfte raten zur Impfung.",
+    ("de", "04000000"): "Die Inflation belastet die Unternehmen: Die Preise steigen und die Zentralbank erhöht die Zinsen.",
+    ("de", "16000000"): "Die Armee startete eine Offensive; Raketen und Artillerie trafen die Truppen an der Front.",
+    ("es", "15000000"): "El delantero marcó dos goles y el equipo ganó el partido de liga ante el club rival en el estadio.",
+    ("es", "11000000"): "El Gobierno perdió la votación en el Parlamento y la oposición pide elecciones anticipadas al presidente.",
+    ("es", "16000000"): "El ejército lanzó una ofensiva; los bombardeos y la artillería alcanzaron a las tropas en el frente.",
+    ("it", "15000000"): "L'attaccante ha segnato due gol e la squadra ha vinto la partita di campionato allo stadio.",
+    ("it", "07000000"): "Gli ospedali curano più pazienti con l'influenza; medici e infermieri chiedono di vaccinarsi.",
+    ("it", "04000000"): "L'inflazione pesa sulle imprese: i prezzi salgono e la banca centrale alza i tassi di interesse.",
+    ("pt", "11000000"): "O governo perdeu a votação no Parlamento e a oposição exige eleições antecipadas ao primeiro-ministro.",
+    ("pt", "07000000"): "Os hospitais tratam mais doentes com gripe; médicos e enfermeiros pedem a vacinação contra a epidemia.",
+    ("pt", "04000000"): "A inflação pesa sobre as empresas: os preços sobem e o banco central aumenta as taxas de juro.",
+}
+
+# Everyday words whose Snowball stem is also the stem of a lexicon term ("également" and "égalité", "para" and
+# "paro", "parte" and "partito", "tornou" and "tornado"): none of them may count as topic evidence.
+COMMON_WORDS = {
+    "en": "I feel well and am trying to support a good and important experience; they share it.",
+    "fr": "Il a également parlé environ une heure ; il sera là, comme il se doit, au cours du repas.",
+    "de": "Im Osten war es ruhig, und sie waren froh darüber.",
+    "es": "Para ella ha sido importante, bajo todas las circunstancias y por su parte.",
+    "it": "Alle otto, da parte sua, era importante; nel tempo la porta restava aperta, in modo tranquillo.",
+    "pt": "Cada um dos dois tornou-se, cerca de março, importante, e pode ser projeto principal.",
 }
 
 
@@ -38,6 +62,78 @@ SAMPLES = {
 def test_top_topic_in_each_language(language, code):
     topics = tag_topics(SAMPLES[(language, code)], None, language)
     assert topics and topics[0].code == code, [(t.code, t.score) for t in topics]
+
+
+@pytest.mark.parametrize("language", sorted(COMMON_WORDS))
+def test_common_words_are_not_topic_evidence(language):
+    assert explain_topics(COMMON_WORDS[language], None, language) == []
+
+
+def test_lexicons_have_comparable_coverage():
+    """Every language has terms for all 17 top-level topics, and no list is much thinner than the English one."""
+    from processors.classify.lexicon import lexicon_for
+    sizes = {}
+    for language in ("en", "fr", "de", "es", "it", "pt"):
+        lexicon = lexicon_for(language)
+        entries = [e for bucket in lexicon.words.values() for e in bucket]
+        entries += [e for bucket in lexicon.phrases.values() for _, e in bucket]
+        entries += [e for bucket in lexicon.prefixes.values() for e in bucket]
+        assert {taxonomy()[e.code]["top"] for e in entries} == TOP_LEVEL, language
+        sizes[language] = len({e.term for e in entries})
+    assert min(sizes.values()) >= 0.5 * sizes["en"], sizes
+
+
+def test_one_text_word_counts_once_per_topic():
+    # "législation", "législatives" and "législateurs" share a stem and sit under politics and two of its children
+    evidence = {e.code: e for e in explain_topics("La législation a changé.", None, "fr")}
+    assert len(evidence["11000000"].terms) == 1
+
+
+def test_exact_terms_match_only_their_forms():
+    assert "14000000" not in [e.code for e in explain_topics("Il est également venu.", None, "fr")]
+    assert "14000000" in [e.code for e in explain_topics("L'égalité entre femmes et hommes.", None, "fr")]
+    assert "09000000" not in [e.code for e in explain_topics("Es para todos.", None, "es")]
+    assert "09000000" in [e.code for e in explain_topics("El paro sube.", None, "es")]
+
+
+def test_armed_forces_are_also_politics_as_in_iptc():
+    # IPTC files armed forces and national security under politics and government (20000598, via 20000593)
+    codes = [t.code for t in tag_topics("Le ministre de la Défense a inspecté l'armée et les troupes.", None, "fr")]
+    assert {"11000000", "16000000"} <= set(codes)
+
+
+def test_french_words_sharing_a_term_stem_are_not_evidence():
+    # s'insurger / insurgés, à peine / peine, finalement / finale, au fond / fonds, chiffres / chiffrement,
+    # étudiés / étudiants, inclus / inclusion, s'occuper / occupé, soir / soirée, demander / demande
+    text = ("Il s'insurge, à peine remis ; finalement, au fond, les chiffres qu'il a étudiés sont inclus et il s'en "
+            "occupe ce soir, comme il le demande.")
+    assert explain_topics(text, None, "fr") == []
+
+
+_ACTOR_TITLE = "RD Congo : le président kényan demande le déploiement d'une force régionale"
+_ACTOR_TEXT = ("Le président kényan a demandé le déploiement d'une force régionale dans l'est de la RD Congo, où les "
+               "rebelles ont repris les combats contre l'armée. Les bombardements et les affrontements ont fait des "
+               "dizaines de morts et des milliers de déplacés, selon les Nations unies.")
+
+
+def test_political_actors_in_the_subject_outrank_conflict():
+    # IPTC: a government's response to a war is politics; without the actor rule the violence words win
+    assert tag_topics(_ACTOR_TEXT, _ACTOR_TITLE, "fr", TopicOptions(actor_weight=0))[0].code == "16000000"
+    assert tag_topics(_ACTOR_TEXT, _ACTOR_TITLE, "fr")[0].code == "11000000"
+    politics = explain_topics(_ACTOR_TEXT, _ACTOR_TITLE, "fr")[0]
+    assert ("président (subject)", 2, 6.0) in politics.terms
+
+
+def test_reports_of_fighting_stay_conflict_when_an_official_is_quoted():
+    title = "Des rebelles attaquent une ville dans l'est de la RD Congo"
+    text = ("Des rebelles lourdement armés ont attaqué la ville à l'aube. Les combats avec l'armée ont duré six heures ; "
+            "les bombardements et les tirs d'artillerie ont fait vingt morts parmi les soldats et les civils, selon un "
+            "bilan provisoire. Les insurgés ont incendié des maisons avant de se replier. Dans la soirée, le ministre "
+            "de l'Intérieur a dénoncé une attaque terroriste.")
+    assert tag_topics(text, title, "fr")[0].code == "16000000"
+    # the actor rule only weighs in when conflict leads: an election article is untouched by it
+    election = "Les électeurs ont voté dimanche ; le candidat de l'opposition conteste le scrutin présidentiel."
+    assert explain_topics(election, None, "fr") == explain_topics(election, None, "fr", TopicOptions(actor_weight=0))
 
 
 def test_lexicons_cover_the_six_languages():
