@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 from newswire.records import CleanArticle, DuplicateArticle, utc_now
 from newswire.store.database import Database
-from newswire.store.dedupe_index import NearDuplicateIndex, purge_dedupe_state
+from newswire.store.dedupe_index import DedupeIndex, Decision, NearQuery, claim_key, purge_dedupe_state
 from newswire.store.story_index import StoryIndex
 from newswire.store.template_lines import TemplateLineCounts
 from newswire.store.schema import SCHEMA_VERSION, ddl
@@ -69,7 +69,7 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.near_index = NearDuplicateIndex(db)
+        self.near_index = DedupeIndex(db)  # levels 1-3 in one transaction per decision (`decide`)
         self.story_index = StoryIndex(db)
         self.template_lines = TemplateLineCounts(db)
 
@@ -156,7 +156,7 @@ class Store:
 
     def count(self, table: str) -> int:
         if table not in {"articles", "duplicates", "dedupe_keys", "feed_entries", "feed_state", "near_buckets",
-                         "near_signatures", "story_articles", "story_features", "template_lines"}:
+                         "near_signatures", "story_articles", "story_features", "story_locks", "template_lines"}:
             raise ValueError(f"unknown table {table!r}")
         row = self.db.query_one(f"SELECT COUNT(*) FROM {table}")
         return int(row[0]) if row else 0
@@ -171,14 +171,12 @@ class Store:
     def claim(self, kind: str, key: str, owner: str, article_id: str) -> tuple[str, str]:
         """Claim `key` for `owner` unless someone holds it; returns the holder's (owner, article_id)."""
         with self.db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO dedupe_keys (kind, key, owner, article_id, created_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (kind, key) DO NOTHING",
-                (kind, key, owner, article_id, utc_now()),
-            )
-            row = tx.query_one("SELECT owner, article_id FROM dedupe_keys WHERE kind = ? AND key = ?", (kind, key))
-        assert row is not None  # the insert or an earlier one made it exist
-        return str(row[0]), str(row[1])
+            holder, holder_article, _ = claim_key(tx, kind, key, owner, article_id, utc_now())
+        return holder, holder_article
+
+    def decide(self, raw_id: str, article_id: str, content_hash: str, near: NearQuery | None) -> Decision | None:
+        """Dedupe levels 1-3 in one transaction (`DedupeIndex.decide`)."""
+        return self.near_index.decide(raw_id, article_id, content_hash, near)
 
     # -- feed state -----------------------------------------------------------------------------------------
     def feed_state(self, feed_url: str) -> FeedState | None:

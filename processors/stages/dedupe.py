@@ -1,40 +1,31 @@
 """Stage `dedupe`: the same canonical URL (level 1), the same normalised text (2), near-identical text (3).
 
-Decisions go through the store with the database's uniqueness guarantees — key claims and LSH bucket claims
-(`INSERT ... ON CONFLICT DO NOTHING`, then read the holder, in one transaction) — so any number of workers on any
-number of hosts agree on which record came first, even for two copies processed at the same moment.
-Re-processing the same raw record (a replay, or a redelivery after a crash) finds its own claims and stored
-decisions, and is not a duplicate of itself.
+Levels 1–3 are decided in one store transaction (`newswire.store.dedupe_index.DedupeIndex.decide`) with the
+database's uniqueness guarantees — key claims and LSH bucket claims (`INSERT ... ON CONFLICT DO NOTHING`, then
+read the holder) — so any number of workers on any number of hosts agree on which record came first, even for
+two copies processed at the same moment, and a decision costs one commit. Re-processing the same raw record (a
+replay, or a redelivery after a crash) finds its own claims and stored decisions, and is not a duplicate of
+itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
+from newswire.store.dedupe_index import Decision, NearQuery
 from processors.article import Article, Drop, DuplicateOf, StageResult
 from processors.extraction.text import content_hash
 from processors.similarity.minhash import NearDuplicateOptions, estimated_jaccard, sign
 
-__all__ = ["DedupeOptions", "KeyClaims", "NearIndex", "NearMatchLike", "Dedupe"]
+__all__ = ["DedupeOptions", "DedupeDecisions", "Dedupe"]
 
 
-class KeyClaims(Protocol):
-    """The part of the store the exact levels need."""
+class DedupeDecisions(Protocol):
+    """The part of the store this stage needs (`Store.decide`, `newswire.store.dedupe_index.DedupeIndex`)."""
 
-    def claim(self, kind: str, key: str, owner: str, article_id: str) -> tuple[str, str]: ...
-
-
-class NearMatchLike(Protocol):
-    article_id: str
-    similarity: float
-
-
-class NearIndex(Protocol):
-    """The part of the store the near-duplicate level needs (`newswire.store.dedupe_index.NearDuplicateIndex`)."""
-
-    def claim(self, article_id: str, buckets: Sequence[int], signature: bytes,
-              similarity: Callable[[bytes, bytes], float], threshold: float) -> NearMatchLike | None: ...
+    def decide(self, raw_id: str, article_id: str, content_hash: str,
+               near: NearQuery | None) -> Decision | None: ...
 
 
 @dataclass(frozen=True)
@@ -46,14 +37,18 @@ class DedupeOptions:
 
 
 class Dedupe:
-    """Marks an article as a URL, content or near duplicate of the first unique article that came before it."""
+    """Marks an article as a URL, content or near duplicate of the first unique article that came before it.
+
+    `claims` decides the URL and content levels; `near_index`, when given (the store's `near_index`), decides
+    all three levels, near duplicates included. Both are the store's `DedupeDecisions`.
+    """
 
     name = "dedupe"
 
-    def __init__(self, claims: KeyClaims, near_index: NearIndex | None = None,
+    def __init__(self, claims: DedupeDecisions, near_index: DedupeDecisions | None = None,
                  options: DedupeOptions = DedupeOptions()) -> None:
-        self.claims = claims
-        self.near_index = near_index if options.near_enabled else None
+        self.decisions = near_index if near_index is not None else claims
+        self.near_enabled = near_index is not None and options.near_enabled
         self.options = options
 
     def __call__(self, article: Article) -> StageResult:
@@ -61,26 +56,15 @@ class Dedupe:
             return Drop(self.name, "no_text")
         digest = content_hash(article.text)
         article = replace(article, content_hash=digest)
-        raw_id = article.raw.raw_id
-
-        # Level 1 — same canonical URL: the first raw record to reach it owns the article id.
-        owner, _ = self.claims.claim("url", article.article_id, raw_id, article.article_id)
-        if owner != raw_id:
-            return replace(article, duplicate=DuplicateOf("url", article.article_id, 1.0))
-
-        # Level 2 — same text under another URL: the first article to publish that text owns it.
-        _, holder = self.claims.claim("content", digest, article.article_id, article.article_id)
-        if holder != article.article_id:
-            return replace(article, duplicate=DuplicateOf("content", holder, 1.0))
-
-        # Level 3 — nearly the same text: an LSH candidate whose estimated Jaccard reaches the threshold.
-        if self.near_index is None:
+        # The signature is computed before the transaction, so no lock is held while hashing.
+        near = self._near_query(article.text) if self.near_enabled else None
+        decision = self.decisions.decide(article.raw.raw_id, article.article_id, digest, near)
+        if decision is None:
             return article
-        signature = sign(article.text, self.options.near)
-        if signature is None:  # too short for a reliable estimate
-            return article
-        match = self.near_index.claim(article.article_id, signature.buckets, signature.to_bytes(),
-                                      estimated_jaccard, self.options.near.threshold)
-        if match is not None:
-            return replace(article, duplicate=DuplicateOf("near", match.article_id, match.similarity))
-        return article
+        return replace(article, duplicate=DuplicateOf(decision.kind, decision.article_id, decision.similarity))
+
+    def _near_query(self, text: str) -> NearQuery | None:
+        signature = sign(text, self.options.near)
+        if signature is None:  # too short for a reliable estimate: level 3 is skipped
+            return None
+        return NearQuery(signature.buckets, signature.to_bytes(), estimated_jaccard, self.options.near.threshold)

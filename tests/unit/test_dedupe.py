@@ -13,6 +13,7 @@ import pytest
 from newswire.records import RawArticle, utc_now
 from newswire.store import open_store
 from newswire.store.dedupe_index import purge_dedupe_state
+from newswire.store.schema import ddl
 from processors.article import article_from_raw
 from processors.similarity.minhash import estimated_jaccard, shingles, sign
 from processors.stages.dedupe import Dedupe
@@ -167,6 +168,41 @@ def test_purge_forgets_old_entries(dedupe, store):
     assert store.count("near_buckets") == 0
     # A copy arriving after the retention window is a new article.
     assert dedupe(_article(change_words(SEEDS[3], 0.05))).duplicate is None
+
+
+# Tables that hold records or feed state, not dedupe/story/template state: the purge leaves them alone.
+NOT_PURGED = {"schema_meta", "articles", "duplicates", "feed_state", "feed_entries"}
+
+
+def test_purge_covers_every_state_table(store):
+    """A table added to the schema is either purged or listed as a record table: state cannot grow forever."""
+    tables = {statement.split()[5] for statement in ddl(store.dialect) if statement.startswith("CREATE TABLE")}
+    assert set(store.purge_state(timedelta(days=30))) == tables - NOT_PURGED
+
+
+def test_purge_deletes_only_state_older_than_the_window(dedupe, store):
+    """Every dedupe and story table loses the rows of an old article and keeps those of a recent one."""
+    stories = AssignStory(store.story_index)
+    old, old_copy = _article(SEEDS[0], published_at=SEED_DATES[0]), _article(SEEDS[0].upper())
+    assert stories(dedupe(old)).story_id == old.article_id
+    assert dedupe(old_copy).duplicate.kind == "content"
+    cutoff = utc_now()
+    recent = _article(SEEDS[4], published_at=SEED_DATES[4])
+    assert stories(dedupe(recent)).story_id == recent.article_id
+    tables = ("dedupe_keys", "near_buckets", "near_signatures", "story_articles", "story_features", "story_locks")
+    before = {table: store.count(table) for table in tables}
+    assert all(before.values()), before
+
+    removed = purge_dedupe_state(store.db, cutoff)
+    after = {table: store.count(table) for table in tables}
+    assert all(removed[t] > 0 and after[t] == before[t] - removed[t] and after[t] > 0 for t in tables), \
+        (removed, after)
+    assert {r[0] for r in store.db.query("SELECT DISTINCT article_id FROM near_signatures")} == {recent.article_id}
+    assert {r[0] for r in store.db.query("SELECT DISTINCT article_id FROM story_articles")} == {recent.article_id}
+    assert {r[0] for r in store.db.query("SELECT DISTINCT article_id FROM dedupe_keys")} == {recent.article_id}
+    # Past the window, the old article's copy and its URL are new again; the recent one is still known.
+    assert dedupe(_article(SEEDS[0].upper())).duplicate is None
+    assert dedupe(_article(SEEDS[4], url=recent.raw.url)).duplicate.kind == "url"
 
 
 # -- level 4 ------------------------------------------------------------------------------------------------

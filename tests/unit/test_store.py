@@ -90,3 +90,29 @@ def test_seen_entries(store):
     store.mark_entries_seen("f", ["a"])  # idempotent
     assert store.unseen_entries("f", ["a", "b"]) == ["b"]
     assert store.unseen_entries("other-feed", ["a"]) == ["a"]
+
+
+def test_sqlite_checkpoints_run_off_the_commit_path(tmp_path):
+    """The writing connection no longer checkpoints at 1,000 pages; the background thread copies the log back."""
+    import time
+
+    from newswire.store.checkpoint import BACKSTOP_PAGES
+
+    store = open_store(f"sqlite:///{tmp_path / 'wal.sqlite'}")
+    try:
+        assert store.db.query_one("PRAGMA wal_autocheckpoint")[0] == BACKSTOP_PAGES
+        checkpointer = store.db._checkpointer
+        assert checkpointer is not None
+        for n in range(200):
+            store.claim("content", f"key-{n}-" + "x" * 400, f"owner-{n}", f"a{n}")
+        deadline = time.monotonic() + 10
+        while checkpointer.pages_copied == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert checkpointer.runs > 0 and checkpointer.pages_copied > 0
+    finally:
+        store.close()
+    assert store.db._checkpointer is None and not checkpointer._thread.is_alive()
+    # An in-memory store has no log to checkpoint and starts no thread.
+    memory = open_store("sqlite:///:memory:")
+    assert memory.db._checkpointer is None
+    memory.close()
