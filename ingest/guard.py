@@ -8,7 +8,10 @@ rebinding (the address validated is the address connected to). Addresses in the 
 127.0.0.1; an operator may allow an internal mirror).
 
 The connection classes also register their sockets with the current fetch's `Deadline`, which shuts them down
-when the fetch's total time is spent: a server dripping one byte per read timeout cannot hold a fetch open.
+when the fetch's total time is spent: a server dripping one byte per read timeout cannot hold a fetch open. Name
+resolution is inside that deadline too: `getaddrinfo` cannot be interrupted, so it runs on a small shared pool of
+resolver threads and the fetch stops waiting for it when the connect timeout or the deadline (the shorter) runs
+out; a resolver that hangs costs one pool thread, never the fetch.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from typing import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
@@ -24,7 +29,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-__all__ = ["AddressRefused", "AddressGuard", "Deadline", "GuardedAdapter", "refusal_reason"]
+__all__ = ["AddressRefused", "AddressGuard", "Deadline", "GuardedAdapter", "ResolveTimeout", "refusal_reason"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[tuple[int, str]]]
@@ -85,6 +90,15 @@ def refusal_reason(ip: IPAddress) -> str | None:
     return None
 
 
+# Resolutions run here so that a fetch can stop waiting for one. Bounded: if every thread is stuck in a hanging
+# resolver, later resolutions queue and time out instead of piling up threads.
+_RESOLVER_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="resolve")
+
+
+class ResolveTimeout(Exception):
+    """Name resolution did not answer in time (the connect timeout or the fetch's total deadline)."""
+
+
 def _system_resolver(host: str, port: int) -> list[tuple[int, str]]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys((family, sockaddr[0]) for family, _, _, _, sockaddr in infos))
@@ -126,16 +140,28 @@ class AddressGuard:
             return  # a name: checked when resolved, at connection time
         self.check_ip(host, host)
 
-    def resolve(self, host: str, port: int) -> list[tuple[int, str]]:
-        """Resolve `host`; refuse it if ANY address is refused (a mixed answer is how rebinding starts)."""
+    def resolve(self, host: str, port: int, timeout: float | None = None) -> list[tuple[int, str]]:
+        """Resolve `host`; refuse it if ANY address is refused (a mixed answer is how rebinding starts).
+
+        With `timeout`, raise ResolveTimeout when the resolver has not answered after that many seconds.
+        """
         host = host.strip("[]")
         try:
             ipaddress.ip_address(host.split("%", 1)[0])
             literal = True
         except ValueError:
             literal = False
-        addresses = ([(socket.AF_INET6 if ":" in host else socket.AF_INET, host)] if literal
-                     else list(self.resolver(host, port)))
+        if literal:
+            addresses = [(socket.AF_INET6 if ":" in host else socket.AF_INET, host)]
+        elif timeout is None:
+            addresses = list(self.resolver(host, port))
+        else:
+            future = _RESOLVER_POOL.submit(self.resolver, host, port)
+            try:
+                addresses = list(future.result(timeout=max(timeout, 0.0)))
+            except FutureTimeout:
+                future.cancel()
+                raise ResolveTimeout(f"resolving {host} took more than {timeout:.1f}s") from None
         if not addresses:
             raise socket.gaierror(f"no address for {host}")
         for _, address in addresses:
@@ -152,6 +178,7 @@ class Deadline:
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self.expired = False
+        self._ends_at = time.monotonic() + max(seconds, 0.0)
         self._timer = threading.Timer(max(seconds, 0.0), self._expire)
         self._timer.daemon = True
 
@@ -163,6 +190,14 @@ class Deadline:
     def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
         Deadline._current.value = None
+
+    @classmethod
+    def remaining(cls) -> float | None:
+        """Seconds left to the current thread's deadline (0 once expired), or None without one."""
+        deadline = getattr(cls._current, "value", None)
+        if deadline is None:
+            return None
+        return 0.0 if deadline.expired else max(0.0, deadline._ends_at - time.monotonic())
 
     @classmethod
     def register(cls, sock: socket.socket | None) -> None:
@@ -195,8 +230,12 @@ class _GuardedConnectionMixin:
 
     def _new_conn(self) -> socket.socket:  # replaces urllib3's resolve-and-connect
         host, port = self._dns_host, self.port  # type: ignore[attr-defined]
+        connect_timeout = self.timeout  # type: ignore[attr-defined]
+        limits = [t for t in (connect_timeout, Deadline.remaining()) if isinstance(t, (int, float))]
         try:
-            addresses = self.guard.resolve(host, port)
+            addresses = self.guard.resolve(host, port, timeout=min(limits) if limits else None)
+        except ResolveTimeout as exc:
+            raise ConnectTimeoutError(self, str(exc)) from exc
         except socket.gaierror as exc:
             raise NameResolutionError(host, self, exc) from exc  # type: ignore[arg-type]
         error: Exception | None = None

@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Sequence
 
-from newswire.metrics import (FEED_ENTRIES, FEED_LAST_SUCCESS, FEED_POLL_SECONDS, FEED_POLLS, FEEDS_IN_BACKOFF,
-                              FETCH_BYTES)
+from newswire.metrics import (FEED_ENTRIES, FEED_INTERVAL, FEED_LAST_SUCCESS, FEED_POLL_SECONDS, FEED_POLLS,
+                              FEEDS_IN_BACKOFF, FETCH_BYTES)
 from newswire.records import ArticleLink, FeedEntryMeta, FetchMeta, RawArticle, utc_now
 from newswire.service import Health
 from newswire.settings import PollerSettings
@@ -38,13 +38,15 @@ log = logging.getLogger(__name__)
 
 _FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 _SITEMAP_ACCEPT = "application/xml, text/xml;q=0.9, */*;q=0.5"
-_FAILED = ("http_error", "parse_error", "timeout", "refused", "fetch_error")
+_FAILED = ("http_error", "parse_error", "timeout", "refused", "fetch_error", "publish_error")
 
 
 @dataclass(frozen=True)
 class PollResult:
     feed: str
-    result: str  # new_content, no_new_entries, not_modified, http_error, parse_error, timeout, refused, fetch_error
+    # new_content, no_new_entries, not_modified, http_error, parse_error, timeout, refused, fetch_error,
+    # publish_error (the broker did not acknowledge every record: the feed's state is not advanced)
+    result: str
     new_entries: int = 0
     published: int = 0
     links: int = 0
@@ -130,7 +132,8 @@ class FeedPoller:
             result, state = self._poll(feed, state)
         except FetchError as exc:
             kind = {"http_error": "http_error", "server_error": "http_error", "rate_limited": "http_error",
-                    "timeout": "timeout", "refused": "refused", "downgrade": "refused"}.get(exc.kind, "fetch_error")
+                    "timeout": "timeout", "refused": "refused", "downgrade": "refused",
+                    "publish": "publish_error"}.get(exc.kind, "fetch_error")
             result = PollResult(feed.name, kind, detail=str(exc))
             state = self._after_error(state, str(exc), exc.retry_after)
         except FeedParseError as exc:
@@ -228,6 +231,7 @@ class FeedPoller:
                                         published=[e.published_at for e in parsed.entries], now=now,
                                         ttl_minutes=parsed.ttl_minutes, headers=fetch.headers)
         FEED_LAST_SUCCESS.labels(feed.name).set(now.timestamp())
+        FEED_INTERVAL.labels(feed.name).set(interval)  # the stalled-source alert scales with it
         return replace(state, etag=fetch.headers.get("etag") or state.etag,
                        last_modified=fetch.headers.get("last-modified") or state.last_modified,
                        next_check_at=now + timedelta(seconds=interval), interval_seconds=interval, error_count=0,

@@ -39,7 +39,12 @@ def send_acked(producer: KafkaProducer, topic: str, items: Sequence[tuple[str, R
     A record missing from the result has an unknown outcome: the caller must not mark it as done, so that it is
     sent again later (downstream dedupe absorbs the possible duplicate).
     """
-    futures = [(record, producer.send(topic, key=key, value=encode(record))) for key, record in items]
+    futures = []
+    for key, record in items:
+        try:
+            futures.append((record, producer.send(topic, key=key, value=encode(record))))
+        except KafkaError as exc:  # no metadata within max_block_ms (broker down), buffer full: not sent
+            log.warning("record not sent: %s", exc, extra={"url": record.url, "topic": topic})
     try:
         producer.flush(timeout=ack_timeout)
     except KafkaError as exc:
@@ -51,8 +56,8 @@ def send_acked(producer: KafkaProducer, topic: str, items: Sequence[tuple[str, R
             acked.append(record)
         except KafkaError as exc:
             log.warning("record not acknowledged: %s", exc, extra={"url": record.url, "topic": topic})
-    if len(acked) < len(futures):
-        log.warning("%d of %d records not acknowledged", len(futures) - len(acked), len(futures),
+    if len(acked) < len(items):
+        log.warning("%d of %d records not acknowledged", len(items) - len(acked), len(items),
                     extra={"topic": topic})
     return acked
 

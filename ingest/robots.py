@@ -6,7 +6,12 @@ standard library ignores wildcards and applies the first matching rule, so it bo
 
 Fetch outcomes follow RFC 9309: 2xx → the rules; 4xx → no rules (everything allowed); 5xx, 429, timeouts,
 connection failures and refusals → "unreachable": nothing of that origin is fetched until the file is tried again
-after `robots_error_retry_seconds`. Rules are kept `robots_cache_seconds` (at most a day, as the RFC asks).
+after `robots_error_retry_seconds`. Rules are kept `robots_cache_seconds` (at most a day, as the RFC asks);
+expired entries are dropped from the cache (checked at most once per `prune_interval`), so its size follows the
+hosts crawled recently rather than every host ever seen.
+
+"Unreachable" holds the host; the scraper holds that host's links (see `ingest.scraper`) until `retry_at`, when
+the file is tried again, instead of failing them.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ class RobotsRules:
     fetched_at: float
     detail: str = ""
 
+    def retry_at(self, error_retry_seconds: float) -> float:
+        """Monotonic time at which an unreachable robots.txt is tried again."""
+        return self.fetched_at + error_retry_seconds
+
     def allowed(self, url: str, user_agent: str) -> bool:
         if self.status == "unreachable":
             return False
@@ -66,13 +75,23 @@ class RobotsCache:
     """robots.txt rules by origin, fetched on first use and refreshed when stale."""
 
     def __init__(self, fetcher: Fetcher, *, cache_seconds: float, error_retry_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, prune_interval: float = 300.0) -> None:
         self.fetcher = fetcher
         self.cache_seconds = cache_seconds
         self.error_retry_seconds = error_retry_seconds
         self.clock = clock
+        self.prune_interval = prune_interval
         self._rules: dict[str, RobotsRules] = {}
         self._lock = threading.Lock()
+        self._pruned_at = clock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._rules)
+
+    def _fresh(self, rules: RobotsRules, now: float) -> bool:
+        ttl = self.error_retry_seconds if rules.status == "unreachable" else self.cache_seconds
+        return now - rules.fetched_at < ttl
 
     def cached(self, url: str) -> RobotsRules | None:
         """The rules for `url`'s origin if known and fresh, else None (then call `load`)."""
@@ -80,8 +99,15 @@ class RobotsCache:
             rules = self._rules.get(origin_of(url))
         if rules is None:
             return None
-        ttl = self.error_retry_seconds if rules.status == "unreachable" else self.cache_seconds
-        return rules if self.clock() - rules.fetched_at < ttl else None
+        return rules if self._fresh(rules, self.clock()) else None
+
+    def _prune(self, now: float) -> None:
+        """Drop expired entries, at most once per `prune_interval`; the caller holds the lock."""
+        if now - self._pruned_at < self.prune_interval:
+            return
+        self._pruned_at = now
+        for origin in [o for o, rules in self._rules.items() if not self._fresh(rules, now)]:
+            del self._rules[origin]
 
     def load(self, url: str) -> RobotsRules:
         """Fetch and cache the robots.txt of `url`'s origin."""
@@ -100,5 +126,6 @@ class RobotsCache:
                 rules = RobotsRules("unreachable", None, now, f"{exc.kind}: {exc}")
                 log.warning("robots.txt unreachable, holding the host: %s", exc, extra={"url": origin})
         with self._lock:
+            self._prune(self.clock())
             self._rules[origin] = rules
         return rules

@@ -5,7 +5,16 @@ charset decoding → a raw record carrying the page, the feed entry's metadata a
 `ScraperWorker` is the consumer-group loop over the links topic: a batch of links is scraped by a fixed pool of
 threads (hosts proceed in parallel, each host at its own pace), retriable failures are retried with backoff,
 permanent ones become dead-letter records naming the reason, and the batch's offsets are committed only once
-every raw and dead-letter record it produced is acknowledged.
+every raw, dead-letter and held record it produced is acknowledged.
+
+Links whose host has an unreachable robots.txt (5xx, 429, timeout: RFC 9309 says "disallow everything for now")
+are HELD, not failed: they are re-published, unchanged and with the same host key, to the held topic with a
+`newswire.hold.until` header (when the robots.txt will be tried again). The worker reads the held topic in the
+same consumer group; a held partition whose first record is not due yet is paused until it is, so held links
+neither spin nor block the links topic. A held link that comes due is scraped from scratch (its attempts are not
+spent by the hold); if robots.txt is still unreachable it is held again. Only after `max_hold_seconds` of holding
+does it go to the dead-letter topic (reason `robots_unreachable`), so a feed host whose robots.txt is down for a
+while loses nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import time
 import uuid
 from collections import Counter as Tally
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -34,12 +43,19 @@ from newswire.records import ArticleLink, FetchMeta, RawArticle, RecordError, de
 from newswire.service import Health
 from newswire.settings import ScraperSettings, TopicSettings
 
-__all__ = ["ScrapeFailure", "Scraper", "ScraperWorker", "ScrapeOutcome"]
+__all__ = ["ScrapeFailure", "RobotsDisallowed", "RobotsUnreachable", "Scraper", "ScraperWorker", "ScrapeOutcome",
+           "HOLD_UNTIL", "HOLD_SINCE", "HOLD_COUNT"]
 
 log = logging.getLogger(__name__)
 
 _PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.5"
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
+
+# Headers of a held link: when to try it again, when it was first held, how many times (all Unix seconds/ints).
+HOLD_UNTIL = "newswire.hold.until"
+HOLD_SINCE = "newswire.hold.since"
+HOLD_COUNT = "newswire.hold.count"
+_HOLD_HEADERS = (HOLD_UNTIL, HOLD_SINCE, HOLD_COUNT)
 
 
 class ScrapeFailure(Exception):
@@ -56,13 +72,47 @@ class RobotsDisallowed(ScrapeFailure):
     """robots.txt forbids the URL: a normal outcome, counted, never retried."""
 
 
+class RobotsUnreachable(ScrapeFailure):
+    """The host's robots.txt could not be read (5xx, 429, timeout): hold the link until `hold_until` (Unix time)."""
+
+    def __init__(self, message: str, hold_until: float) -> None:
+        super().__init__("robots_unreachable", message, retriable=True)
+        self.hold_until = hold_until
+
+
 @dataclass(frozen=True)
 class ScrapeOutcome:
     link: ArticleLink | None
-    result: str  # ok, robots_disallowed, dead_letter
+    result: str  # ok, robots_disallowed, held, dead_letter
     raw: RawArticle | None = None
     failure: ScrapeFailure | None = None
     attempts: int = 1
+    hold_until: float | None = None  # Unix time, for result == "held"
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in headers or ():
+        if key == name and value is not None:
+            return value.decode("utf-8", "replace")
+    return None
+
+
+def hold_headers(original: Any, hold_until: float, now: float) -> list[tuple[str, bytes]]:
+    """The headers of a link being (re-)held: the original ones, with the hold's time, first time and count."""
+    since = _header(original, HOLD_SINCE) or f"{now:.3f}"
+    count = int(_header(original, HOLD_COUNT) or 0) + 1
+    kept = [(k, v) for k, v in original or () if k not in _HOLD_HEADERS]
+    return kept + [(HOLD_UNTIL, f"{hold_until:.3f}".encode()), (HOLD_SINCE, since.encode()),
+                   (HOLD_COUNT, str(count).encode())]
+
+
+def held_until(headers: Any) -> float | None:
+    """The Unix time a held link waits for, or None for a link that is not held (or a malformed header)."""
+    value = _header(headers, HOLD_UNTIL)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class Scraper:
@@ -87,9 +137,10 @@ class Scraper:
                 rules = self.robots.cached(url) or self.robots.load(url)
         if rules.status == "unreachable":
             ROBOTS_REFUSALS.labels("unreachable").inc()
-            raise ScrapeFailure("robots_unreachable", f"robots.txt of {url} unreachable ({rules.detail}); "
-                                                      "the host is not fetched until it answers", retriable=True,
-                                retry_after=self.options.robots_error_retry_seconds)
+            # at least a moment, so that a link coming due a hair before the cache entry expires cannot spin
+            wait = max(rules.retry_at(self.options.robots_error_retry_seconds) - self.robots.clock(), 0.25)
+            raise RobotsUnreachable(f"robots.txt of {url} unreachable ({rules.detail}); the host is not fetched "
+                                    f"until it answers, next try in {wait:.0f}s", hold_until=time.time() + wait)
         if not rules.allowed(url, self.user_agent):
             ROBOTS_REFUSALS.labels("disallowed").inc()
             raise RobotsDisallowed("robots_disallowed", f"robots.txt disallows {url}")
@@ -143,6 +194,8 @@ class Scraper:
                 return ScrapeOutcome(link, "ok", raw=self.scrape(link), attempts=attempt)
             except RobotsDisallowed as exc:
                 return ScrapeOutcome(link, "robots_disallowed", failure=exc, attempts=attempt)
+            except RobotsUnreachable as exc:  # not a failure of the link: hold it, its attempts are not spent
+                return ScrapeOutcome(link, "held", failure=exc, attempts=attempt - 1, hold_until=exc.hold_until)
             except ScrapeFailure as exc:
                 last_try = attempt == self.options.max_attempts
                 wait = max(backoff, exc.retry_after or 0.0)
@@ -162,16 +215,19 @@ class ScraperStats:
     outcomes: Tally = field(default_factory=Tally)
 
     def total(self) -> int:
-        return sum(self.outcomes.values())
+        """Links finished (ok, robots_disallowed, dead_letter); a held link is not finished, it comes back."""
+        return sum(n for result, n in self.outcomes.items() if result != "held")
 
 
 class ScraperWorker:
     """One consumer-group member of the scraper; `run()` until stopped."""
 
     def __init__(self, *, consumer: KafkaConsumer, producer: KafkaProducer, scraper: Scraper,
-                 topics: TopicSettings, options: ScraperSettings, health: Health | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 topics: TopicSettings, options: ScraperSettings, held_topic: str,
+                 health: Health | None = None, stop: threading.Event | None = None) -> None:
         self.consumer = consumer
+        self.held_topic = held_topic
+        self._paused: dict[TopicPartition, float] = {}  # held partitions waiting for their first record's time
         self.producer = producer
         self.scraper = scraper
         self.topics = topics
@@ -191,6 +247,7 @@ class ScraperWorker:
         backoff = self.options.retry_backoff_seconds
         while not self.stop.is_set():
             self.health.beat()
+            self._resume_due()
             batch = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms, max_records=self.options.batch_size)
             if not batch:
                 self.health.set_ready(bool(self.consumer.assignment()), "waiting for links")
@@ -208,8 +265,48 @@ class ScraperWorker:
                 break
         return self.stats
 
+    def _resume_due(self) -> None:
+        """Resume held partitions whose first record has come due (or that this worker no longer owns)."""
+        if not self._paused:
+            return
+        now = time.time()
+        owned = self.consumer.assignment()
+        due = [tp for tp, until in self._paused.items() if until <= now or tp not in owned]
+        for tp in due:
+            del self._paused[tp]
+        resumable = [tp for tp in due if tp in owned]
+        if resumable:
+            self.consumer.resume(*resumable)
+
+    def _take_due(self, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, list[Any]]:
+        """The records to handle now: all links, and held links up to the first one not due yet.
+
+        A held partition is in hold order, so its first record not due is the earliest: the partition is sought
+        back to it and paused until then (the records after it are read again once it resumes).
+        """
+        now = time.time()
+        taken: dict[TopicPartition, list[Any]] = {}
+        for tp, records in batch.items():
+            if tp.topic != self.held_topic:
+                taken[tp] = records
+                continue
+            for i, record in enumerate(records):
+                until = held_until(record.headers)
+                if until is not None and until > now:
+                    self.consumer.seek(tp, record.offset)
+                    self.consumer.pause(tp)
+                    self._paused[tp] = until
+                    records = records[:i]
+                    break
+            if records:
+                taken[tp] = records
+        return taken
+
     def handle_batch(self, batch: dict[TopicPartition, list[Any]]) -> bool:
         """Scrape a batch, publish, commit; False (after seeking back) when the broker did not acknowledge."""
+        batch = self._take_due(batch)
+        if not batch:
+            return True
         messages = [m for records in batch.values() for m in records]
         links: list[tuple[Any, ArticleLink | None, RecordError | None]] = []
         for message in messages:
@@ -227,8 +324,9 @@ class ScraperWorker:
             except Stopped:
                 self._seek_back(batch)
                 return True  # stopping: the batch is re-read by whoever gets the partition next
-            outcomes.append(outcome)
-        if self.stop.is_set() and any(o.failure and o.failure.retriable for o in outcomes):
+            outcomes.append(self._hold_limit(message, outcome))
+        if self.stop.is_set() and any(o.result == "dead_letter" and o.failure and o.failure.retriable
+                                      for o in outcomes):
             self._seek_back(batch)  # retries were cut short by the stop: do not dead-letter them
             return True
         if not self._publish(messages, outcomes):
@@ -248,12 +346,33 @@ class ScraperWorker:
                          extra={"url": outcome.link.url if outcome.link else None})
         return True
 
+    def _hold_limit(self, message: Any, outcome: ScrapeOutcome) -> ScrapeOutcome:
+        """A link held for longer than `max_hold_seconds` stops waiting: it becomes a dead letter."""
+        if outcome.result != "held":
+            return outcome
+        since = _header(message.headers, HOLD_SINCE)
+        try:
+            held_for = time.time() - float(since) if since else 0.0
+        except ValueError:
+            held_for = 0.0
+        if held_for < self.options.max_hold_seconds:
+            return outcome
+        failure = ScrapeFailure("robots_unreachable", f"{outcome.failure} (held {held_for:.0f}s, longer than "
+                                                      f"max_hold_seconds={self.options.max_hold_seconds:.0f})")
+        return replace(outcome, result="dead_letter", failure=failure)
+
     def _publish(self, messages: list[Any], outcomes: list[ScrapeOutcome]) -> bool:
         raws = [o.raw for o in outcomes if o.raw is not None]
         if raws and len(self.raw.publish(raws)) < len(raws):
             return False
         futures = []
+        now = time.time()
         for message, outcome in zip(messages, outcomes):
+            if outcome.result == "held":
+                futures.append(self.producer.send(self.held_topic, key=message.key, value=message.value,
+                                                  headers=hold_headers(message.headers, outcome.hold_until or now,
+                                                                       now)))
+                continue
             if outcome.result != "dead_letter":
                 continue
             failure = outcome.failure
@@ -270,7 +389,7 @@ class ScraperWorker:
                 for future in futures:
                     future.get(timeout=0)
             except KafkaError as exc:
-                log.warning("dead-letter records not acknowledged: %s", exc)
+                log.warning("dead-letter or held records not acknowledged: %s", exc)
                 return False
         return True
 

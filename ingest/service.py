@@ -8,7 +8,9 @@ import uuid
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from newswire.kafka import make_consumer, make_producer
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from newswire.kafka import make_admin, make_consumer, make_producer
 from newswire.records import ArticleLink, utc_now
 from newswire.service import Health
 from newswire.settings import Settings
@@ -21,7 +23,7 @@ from ingest.robots import RobotsCache
 from ingest.scraper import Scraper, ScraperStats, ScraperWorker, ScrapeOutcome
 from ingest.sources import load_feeds
 
-__all__ = ["run_poller", "run_scraper", "build_scraper", "scrape_urls"]
+__all__ = ["run_poller", "run_scraper", "build_scraper", "scrape_urls", "held_topic", "ensure_held_topic"]
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +67,49 @@ def build_scraper(settings: Settings, stop: threading.Event) -> Scraper:
                    user_agent=settings.http.user_agent)
 
 
+def held_topic(settings: Settings) -> str:
+    """The topic where links wait for their host's robots.txt: `scraper.held_topic`, or '<links topic>.held'."""
+    return settings.scraper.held_topic or f"{settings.topics.links}.held"
+
+
+def ensure_held_topic(settings: Settings) -> str:
+    """Create the held-links topic when missing, with as many partitions as the links topic.
+
+    Same partition count and the same host key put a held link on the partition number its host has on the links
+    topic; the range assignor hands both to the same scraper process, which keeps per-host politeness whole.
+    """
+    name = held_topic(settings)
+    admin = make_admin(settings.kafka)
+    try:
+        if name in set(admin.list_topics()):
+            return name
+        try:
+            described = admin.describe_topics([settings.topics.links])
+            partitions = len(described[0]["partitions"]) or settings.topics.partitions
+        except (KafkaError, IndexError, KeyError):
+            partitions = settings.topics.partitions
+        try:
+            admin.create_topics({name: {"num_partitions": partitions,
+                                        "replication_factor": settings.topics.replication_factor}},
+                                wait_for_metadata=True)
+            log.info("topic %s: created", name, extra={"topic": name, "partitions": partitions})
+        except TopicAlreadyExistsError:
+            pass
+        return name
+    finally:
+        admin.close()
+
+
 def run_scraper(settings: Settings, *, health: Health, stop: threading.Event, max_records: int | None = None,
                 idle_exit_seconds: float | None = None) -> ScraperStats:
-    """Consume the links topic in the scraper's consumer group until stopped."""
+    """Consume the links topic (and the held-links topic) in the scraper's consumer group until stopped."""
     scraper = build_scraper(settings, stop)
-    consumer = make_consumer(settings.kafka, settings.scraper.group_id, [settings.topics.links],
+    held = ensure_held_topic(settings)
+    consumer = make_consumer(settings.kafka, settings.scraper.group_id, [settings.topics.links, held],
                              max_poll_interval_ms=settings.scraper.max_poll_interval_ms)
     producer = make_producer(settings.kafka)
     worker = ScraperWorker(consumer=consumer, producer=producer, scraper=scraper, topics=settings.topics,
-                           options=settings.scraper, health=health, stop=stop)
+                           options=settings.scraper, held_topic=held, health=health, stop=stop)
     log.info("scraper started", extra={"topic": settings.topics.links})
     try:
         return worker.run(max_records=max_records, idle_timeout_seconds=idle_exit_seconds)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+from kafka.admin import NewTopic
 
 from ingest.http import Fetcher
 from ingest.poller import FeedPoller
@@ -227,3 +229,105 @@ def test_opml_feeds_file_with_run_poller(kafka_bootstrap, topic_settings, http_s
     ensure_topics(settings.kafka, settings.topics)
     results = run_poller(settings, opml, health=Health("poller"), stop=threading.Event(), once=True)
     assert sorted((r.feed, r.links) for r in results) == [("a", 2), ("b", 3)]
+
+
+def test_state_advances_only_for_what_the_broker_acknowledged(make_poller, http_server, sqlite_url, kafka_bootstrap):
+    """The broker cannot take the records (the links topic does not exist yet, and the broker does not create
+    topics): the poll is a publish_error, no entry is marked seen and the ETag is not kept, so the next poll
+    fetches the whole document again and publishes every entry, once, when the broker accepts records."""
+    from kafka.admin import KafkaAdminClient
+
+    topic = f"t.links.late.{uuid.uuid4().hex[:8]}"
+    http_server.routes["/feed"] = _etag_route(summary_rss(4))
+    feed = FeedSource(name="f", url=http_server.url("/feed"))
+    poller = make_poller([feed], sqlite_url)
+    producer = make_producer(KafkaSettings(bootstrap_servers=kafka_bootstrap), max_block_ms=1500)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        poller.links = LinkPublisher(producer, topic, ack_timeout_seconds=10)
+        failed = poller.poll_feed(feed)
+        state = poller.store.feed_state(feed.url)
+        assert failed.result == "publish_error" and failed.links == 0
+        assert state.etag is None and state.error_count == 1 and state.last_success_at is None
+        assert poller.store.count("feed_entries") == 0
+        admin.create_topics([NewTopic(topic, 2, 1)])
+        recovered = poller.poll_feed(feed)
+        assert "if-none-match" not in http_server.requests[-1][1]  # validators were not advanced by the failure
+        assert (recovered.result, recovered.links) == ("new_content", 4)
+        assert poller.store.feed_state(feed.url).etag == '"v1"' and poller.store.count("feed_entries") == 4
+        assert poller.poll_feed(feed).result == "not_modified"
+        assert len(read_topic(kafka_bootstrap, topic, expected=5, timeout=4)) == 4  # each entry once
+    finally:
+        producer.close(timeout=5)
+        admin.delete_topics([topic])
+        admin.close()
+
+
+def _metric(name: str, **labels) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_poller_metrics_move_with_bounded_labels(make_poller, http_server, sqlite_url):
+    """Every poller metric the issue lists moves when its event happens, and no label carries a URL or a host."""
+    from prometheus_client import REGISTRY
+
+    from tests.ingest_support import RawServer, drip
+
+    state = {"bad": True}
+    http_server.routes["/ok"] = _etag_route(summary_rss(6, guid=lambda i: f"m-ok-{i}"))
+    http_server.routes["/plain"] = Route(200, summary_rss(3, guid=lambda i: f"m-plain-{i}"))
+    http_server.routes["/xml"] = Route(200, b"<rss><channel><item>")
+    http_server.routes["/flaky"] = Route(handler=lambda r: (500, {}, b"down") if state["bad"] else
+                                         (200, {"Content-Type": "application/rss+xml"}, summary_rss(1)))
+    slow = RawServer(drip(headers_first=False, interval=0.05, seconds=3))
+    feeds = {name: FeedSource(name=name, url=url) for name, url in [
+        ("m-ok", http_server.url("/ok")), ("m-plain", http_server.url("/plain")), ("m-xml", http_server.url("/xml")),
+        ("m-flaky", http_server.url("/flaky")), ("m-refused", "http://10.255.255.1/feed"),
+        ("m-slow", slow.url("/feed"))]}
+    poller = make_poller(list(feeds.values()), sqlite_url)
+    poller.fetcher = Fetcher(http_settings(total_timeout_seconds=0.5))
+    names = ["new_content", "not_modified", "no_new_entries", "http_error", "parse_error", "timeout", "refused"]
+    before = {r: _metric("newswire_feed_polls_total", result=r) for r in names}
+    entries_before = {r: _metric("newswire_feed_entries_total", result=r) for r in ("new", "seen")}
+    polls_before = _metric("newswire_feed_poll_duration_seconds_count")
+    fetches_before = _metric("newswire_fetch_duration_seconds_count", target="feed")
+    bytes_before = _metric("newswire_fetch_bytes_total", kind="feed")
+    started = time.time()
+    try:
+        results = {name: poller.poll_feed(feed).result for name, feed in feeds.items()}
+        assert results == {"m-ok": "new_content", "m-plain": "new_content", "m-xml": "parse_error",
+                           "m-flaky": "http_error", "m-refused": "refused", "m-slow": "timeout"}
+        assert _metric("newswire_feeds_in_backoff") == 4
+        assert poller.poll_feed(feeds["m-ok"]).result == "not_modified"
+        assert poller.poll_feed(feeds["m-plain"]).result == "no_new_entries"
+        state["bad"] = False
+        assert poller.poll_feed(feeds["m-flaky"]).result == "new_content"
+        assert _metric("newswire_feeds_in_backoff") == 3  # recovered: out of backoff
+    finally:
+        poller.fetcher.close()
+        slow.close()
+    moved = {r: _metric("newswire_feed_polls_total", result=r) - before[r] for r in names}
+    assert moved == {"new_content": 3, "not_modified": 1, "no_new_entries": 1, "http_error": 1, "parse_error": 1,
+                     "timeout": 1, "refused": 1}
+    assert _metric("newswire_feed_entries_total", result="new") - entries_before["new"] == 6 + 3 + 1
+    assert _metric("newswire_feed_entries_total", result="seen") - entries_before["seen"] == 3
+    assert _metric("newswire_feed_poll_duration_seconds_count") - polls_before == 9
+    assert _metric("newswire_fetch_duration_seconds_count", target="feed") - fetches_before == 9
+    assert _metric("newswire_fetch_bytes_total", kind="feed") - bytes_before > len(summary_rss(6))
+    assert _metric("newswire_fetch_errors_total", target="feed", kind="refused") >= 1
+    for name in ("m-ok", "m-plain", "m-flaky"):
+        assert _metric("newswire_feed_last_success_timestamp_seconds", source=name) >= int(started)
+        assert _metric("newswire_feed_interval_seconds", source=name) >= 60
+    assert _metric("newswire_feed_last_success_timestamp_seconds", source="m-xml") == 0  # never succeeded
+
+    # Bounded labels: only these label names on ingest metrics, and no value that is a URL or a host.
+    allowed = {"result", "target", "kind", "reason", "source", "origin", "le"}
+    for family in REGISTRY.collect():
+        if not family.name.startswith(("newswire_feed", "newswire_fetch", "newswire_scrapes", "newswire_robots",
+                                       "newswire_host_wait", "newswire_links", "newswire_raw_published")):
+            continue
+        for sample in family.samples:
+            assert set(sample.labels) <= allowed, (family.name, sample.labels)
+            assert not any("://" in v or "127.0.0.1" in v or "10.255" in v for v in sample.labels.values())

@@ -82,6 +82,12 @@ def _links(urls: list[str]) -> list[tuple[bytes, bytes]]:
     return out
 
 
+def _metric(name: str, labels: dict | None = None, **more) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, {**(labels or {}), **more}) or 0.0
+
+
 def _scrape(settings: Settings, n: int):
     return run_scraper(settings, health=Health("scraper"), stop=threading.Event(), max_records=n,
                        idle_exit_seconds=20)
@@ -98,8 +104,26 @@ def test_scraper_politeness_robots_and_dead_letters(kafka_bootstrap, topic_setti
     missing = fast.server.url("/gone")  # 404: permanent
     produce(kafka_bootstrap, topic_settings.links, _links(slow_urls + fast_urls + [private, missing]))
 
+    watched = {"refused": ("newswire_robots_refusals_total", {"reason": "disallowed"}),
+               "waits": ("newswire_host_wait_duration_seconds_count", {}),
+               "waited": ("newswire_host_wait_duration_seconds_sum", {}),
+               "page_bytes": ("newswire_fetch_bytes_total", {"kind": "page"}),
+               "robots_bytes": ("newswire_fetch_bytes_total", {"kind": "robots"}),
+               "page_fetches": ("newswire_fetch_duration_seconds_count", {"target": "page"}),
+               "robots_fetches": ("newswire_fetch_duration_seconds_count", {"target": "robots"}),
+               "ok": ("newswire_scrapes_total", {"result": "ok"}),
+               "dead": ("newswire_scrapes_total", {"result": "dead_letter"}),
+               "page_404": ("newswire_fetch_errors_total", {"target": "page", "kind": "http_error"})}
+    before = {k: _metric(*v) for k, v in watched.items()}
     stats = _scrape(settings, 10)
     assert stats.outcomes == {"ok": 8, "robots_disallowed": 1, "dead_letter": 1}
+    moved = {k: _metric(*v) - before[k] for k, v in watched.items()}
+    print(f"scraper metrics moved: {moved}")
+    assert (moved["refused"], moved["ok"], moved["dead"], moved["page_404"]) == (1, 8, 1, 1)
+    assert moved["page_fetches"] == 9 and moved["robots_fetches"] == 2  # one robots.txt per host, cached
+    assert moved["waits"] >= 9 + 2 and moved["waited"] >= 0.6 * 3  # the crawl-delay host waited 0.6 s thrice
+    served = sum(len(PAGE.format(n=n).encode("latin-1")) for n in [0, 1, 2, 3, 10, 11, 12, 13])
+    assert moved["page_bytes"] >= served and moved["robots_bytes"] > 0
     assert "/private/secret" not in slow.times  # robots.txt honoured: never requested
 
     raw = [json.loads(m.value) for m in read_topic(kafka_bootstrap, topic_settings.raw, expected=8)]
@@ -124,8 +148,19 @@ def test_scraper_politeness_robots_and_dead_letters(kafka_bootstrap, topic_setti
     assert fast.page_times()[0] < slow.page_times()[-1]
 
 
-def test_unreachable_robots_holds_the_host_and_retries_recover(kafka_bootstrap, topic_settings, sites):
-    down = sites(robots="oops", robots_status=503)
+def test_unreachable_robots_holds_the_links_until_it_answers(kafka_bootstrap, topic_settings, sites):
+    """RFC 9309: a robots.txt answering 5xx means "disallow for now". The host's links are held on the held topic
+    (not dead-lettered, no attempt spent) and scraped once robots.txt answers again; meanwhile other hosts flow."""
+    down = sites(robots=None)
+    robots_calls: list[float] = []
+
+    def robots(request):
+        robots_calls.append(time.monotonic())
+        if len(robots_calls) <= 2:  # down for the first two tries
+            return 503, {"Retry-After": "0"}, b"oops"
+        return 200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /private/\n"
+
+    down.server.routes["/robots.txt"] = Route(handler=robots)
     flaky = sites(robots=None)  # no robots.txt (404): everything allowed
     calls = {"n": 0}
 
@@ -136,17 +171,45 @@ def test_unreachable_robots_holds_the_host_and_retries_recover(kafka_bootstrap, 
         return 200, {"Content-Type": "text/html; charset=utf-8"}, "<p>Récupéré</p>".encode()
 
     flaky.server.routes["/story"] = Route(handler=flaky_handler)
-    settings = _settings(kafka_bootstrap, topic_settings, host_min_delay_seconds=0.05)
+    settings = _settings(kafka_bootstrap, topic_settings, host_min_delay_seconds=0.05, robots_error_retry_seconds=1.0,
+                         max_attempts=2)
     ensure_topics(settings.kafka, settings.topics)
-    produce(kafka_bootstrap, topic_settings.links, _links([down.page("/x", 1), flaky.server.url("/story")]))
-    stats = _scrape(settings, 2)
-    assert stats.outcomes == {"ok": 1, "dead_letter": 1}
-    assert down.times == {}  # robots.txt answered 503: no page of that host was fetched
-    assert calls["n"] == 2  # the 503 page was retried once and then succeeded
+    held_urls = [down.page(f"/x/{i}", i) for i in range(3)]
+    produce(kafka_bootstrap, topic_settings.links, _links(held_urls + [flaky.server.url("/story")]))
+    unreachable_before = _metric("newswire_robots_refusals_total", reason="unreachable")
+    started = time.monotonic()
+    stats = _scrape(settings, 4)
+    elapsed = time.monotonic() - started
+    print(f"robots.txt tried at {[round(t - started, 2) for t in robots_calls]}s; held links scraped at "
+          f"{[round(t - started, 2) for t in down.page_times()]}s; {stats.outcomes}; {elapsed:.1f}s in all")
+    assert stats.outcomes["ok"] == 4 and stats.outcomes["dead_letter"] == 0 and stats.outcomes["held"] >= 3
+    assert _metric("newswire_robots_refusals_total", reason="unreachable") - unreachable_before >= 6
+    assert len(robots_calls) == 3  # tried again only after robots_error_retry_seconds, not once per link
+    assert robots_calls[1] - robots_calls[0] >= 1.0 - 0.05
+    assert min(down.page_times()) > robots_calls[-1]  # no page of the host was fetched while robots.txt was down
+    assert calls["n"] == 2  # the other host's 503 page was retried once, meanwhile, and then succeeded
+    assert read_topic(kafka_bootstrap, topic_settings.dead_letter, expected=None, settle=0.5) == []
+    raw = [json.loads(m.value) for m in read_topic(kafka_bootstrap, topic_settings.raw, expected=4)]
+    assert sorted(r["url"] for r in raw) == sorted(held_urls + [flaky.server.url("/story")])
+    held = read_topic(kafka_bootstrap, f"{topic_settings.links}.held", expected=None, settle=0.5)
+    assert len(held) >= 3 and {m.key for m in held} == {held_urls[0].split("//")[1].split("/")[0].encode()}
+    headers = dict(held[0].headers)
+    assert int(headers["newswire.hold.count"]) >= 1 and float(headers["newswire.hold.until"]) > 0
+
+
+def test_a_link_held_too_long_is_dead_lettered(kafka_bootstrap, topic_settings, sites):
+    """Holding is not forever: past max_hold_seconds a link whose robots.txt never answers becomes a dead letter."""
+    down = sites(robots="oops", robots_status=503)
+    settings = _settings(kafka_bootstrap, topic_settings, robots_error_retry_seconds=0.5, max_hold_seconds=1.5)
+    ensure_topics(settings.kafka, settings.topics)
+    produce(kafka_bootstrap, topic_settings.links, _links([down.page("/x", 1)]))
+    stats = _scrape(settings, 1)
+    assert stats.outcomes["dead_letter"] == 1 and stats.outcomes["held"] >= 2 and down.times == {}
     dead = read_topic(kafka_bootstrap, topic_settings.dead_letter, expected=1)
-    assert dict(dead[0].headers)["newswire.dlq.reason"] == b"robots_unreachable"
-    raw = read_topic(kafka_bootstrap, topic_settings.raw, expected=1)
-    assert "Récupéré" in json.loads(raw[0].value)["body"]
+    headers = dict(dead[0].headers)
+    assert headers["newswire.dlq.reason"] == b"robots_unreachable"
+    assert b"max_hold_seconds" in headers["newswire.dlq.error_message"]
+    assert int(headers["newswire.hold.count"]) >= 2  # the hold's history travels with the dead letter
 
 
 def test_one_off_scrape_cli(http_server):

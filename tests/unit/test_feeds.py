@@ -28,7 +28,8 @@ def test_atom_feed_and_entries_without_id():
     assert not feed.entries[0].has_full_content
 
 
-@pytest.mark.parametrize("body", [b"", b"<html><body>Not a feed</body></html>", b"\x00\x01garbage"])
+@pytest.mark.parametrize("body", [b"", b"<html><body>Not a feed</body></html>", b"\x00\x01garbage",
+                                  b"<rss><channel><item>", b'<rss version="2.0"><channel><title>T</ti'])
 def test_not_a_feed(body):
     with pytest.raises(FeedParseError):
         parse_feed(body, "https://x.example/feed")
@@ -48,3 +49,11 @@ def test_load_feeds(tmp_path):
     path.write_text("feeds:\n  - name: a\n    url: file:///etc/passwd\n")
     with pytest.raises(ValueError):
         load_feeds(path)
+
+
+def test_slightly_broken_feed_keeps_its_entries():
+    """Like feed readers, a feed with a stray undefined entity still yields the entries it has."""
+    body = (b'<rss version="2.0"><channel><title>T</title><item><title>a &nbsp; b</title>'
+            b"<link>https://a.example/1</link></item></channel></rss>")
+    feed = parse_feed(body, "https://a.example/rss")
+    assert [e.link for e in feed.entries] == ["https://a.example/1"] and feed.bozo

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import socket
+import threading
 import time
 
 import pytest
@@ -212,3 +213,34 @@ def test_https_pinned_address_keeps_sni_and_certificate_check_and_refuses_downgr
     with pytest.raises(FetchError) as err:
         fetcher.get(f"https://news.test:{server.port}/page")
     assert err.value.kind == "connection"
+
+
+def test_slow_name_resolution_is_inside_the_total_deadline(http_server):
+    """A resolver that hangs (a dead DNS server) cannot hold a fetch past its total deadline."""
+    http_server.routes["/page"] = Route(200, b"hello")
+    release = threading.Event()
+
+    def hanging_resolver(host, port):
+        release.wait(10)
+        return [(socket.AF_INET, "127.0.0.1")]
+
+    guard = AddressGuard(allow=["127.0.0.1/32"], resolver=hanging_resolver)
+    fetcher = Fetcher(http_settings(total_timeout_seconds=0.5, connect_timeout_seconds=5.0), guard=guard)
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError) as err:
+            fetcher.get(f"http://slow-dns.test:{http_server.port}/page")
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        fetcher.close()
+    print(f"hanging resolver: fetch gave up after {elapsed:.2f}s (deadline 0.5s, connect timeout 5s)")
+    assert err.value.kind == "timeout" and elapsed < 2.0
+    assert http_server.requests == []
+    # A resolver that answers within the deadline is used as before.
+    quick = Fetcher(http_settings(total_timeout_seconds=2.0),
+                    guard=AddressGuard(allow=["127.0.0.1/32"], resolver=lambda h, p: [(socket.AF_INET, "127.0.0.1")]))
+    try:
+        assert quick.get(f"http://quick-dns.test:{http_server.port}/page").body == b"hello"
+    finally:
+        quick.close()
