@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (kafka.bootstrap_servers)")
     common.add_argument("--store", metavar="URL", help="store URL: a SQLite path or postgresql://... (store.url)")
     common.add_argument("--metrics-port", type=int, metavar="PORT", help="port of /metrics, /healthz, /readyz; 0 off")
+    common.add_argument("--metrics-host", metavar="ADDRESS",
+                        help="address the status port binds to, e.g. 127.0.0.1 or :: (service.metrics_host)")
     common.add_argument("--log-format", choices=["text", "json"], help="log as text or JSON lines")
     common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     common.add_argument("--print-config", action="store_true", help="print the effective settings (secrets masked)")
@@ -99,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_GLOBAL_DEFAULTS = {"config": None, "bootstrap": None, "store": None, "metrics_port": None, "log_format": None,
-                    "log_level": None, "print_config": False}
+_GLOBAL_DEFAULTS = {"config": None, "bootstrap": None, "store": None, "metrics_port": None, "metrics_host": None,
+                    "log_format": None, "log_level": None, "print_config": False}
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -112,6 +114,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     service: dict[str, Any] = {}
     if args.metrics_port is not None:
         service["metrics_port"] = args.metrics_port
+    if args.metrics_host:
+        service["metrics_host"] = args.metrics_host
     if args.log_format:
         service["log_format"] = args.log_format
     if args.log_level:
@@ -132,9 +136,9 @@ class _Service:
     """Status endpoint + stop handling around a service's main function."""
 
     def __init__(self, settings: Settings, name: str) -> None:
-        self.health = Health(name)
+        self.health = Health(name, settings.service.liveness_window_seconds)
         self.stop = threading.Event()
-        install_stop_handlers(self.stop)
+        install_stop_handlers(self.stop, settings.service.shutdown_grace_seconds)
         self.server = None
         if settings.service.metrics_port:
             self.server = StatusServer(self.health, settings.service.metrics_host,
@@ -189,39 +193,59 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_RECYCLE = 3  # a worker process that handled `processor.recycle_after_records` records and wants replacing
+
+
 def _process_child(settings_data: dict, index: int, max_records: int | None, idle_exit: float | None) -> None:
-    """One worker process of `newswire process --workers N`."""
+    """One worker process of `newswire process`; exits with EXIT_RECYCLE when due for recycling."""
     settings = Settings.model_validate(settings_data)
     configure_logging(settings.service.log_level, settings.service.log_format)
     from processors.service import run_processor
 
+    recycle = settings.processor.recycle_after_records if max_records is None else 0
     service = _Service(settings, f"processor-{index}")
     try:
-        run_processor(settings, health=service.health, stop=service.stop, max_records=max_records,
-                      idle_exit_seconds=idle_exit, index=index)
+        stats = run_processor(settings, health=service.health, stop=service.stop,
+                              max_records=max_records or recycle or None, idle_exit_seconds=idle_exit, index=index)
     finally:
         service.close()
+    print(f"processor-{index} processed {stats.total()} records: {dict(stats.outcomes)}", file=sys.stderr)
+    if recycle and stats.total() >= recycle and not service.stop.is_set():
+        sys.exit(EXIT_RECYCLE)
 
 
 def _process_many(settings: Settings, args: argparse.Namespace) -> int:
-    """Run N worker processes; SIGTERM/SIGINT is passed on and each finishes its batch."""
+    """Supervise N worker processes: pass SIGTERM/SIGINT on, and replace a worker that exits to be recycled."""
     import multiprocessing
     import signal
 
     context = multiprocessing.get_context("spawn")
-    children = []
-    for index in range(args.workers):
-        data = settings.model_dump(mode="json")
+    # Fewer glibc malloc arenas: the workers' threads (Kafka I/O, status server) otherwise fragment memory.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+
+    def start(index: int):
+        data = settings.model_dump()  # Python mode: secrets stay SecretStr (a JSON dump would mask them)
         if settings.service.metrics_port:
             data["service"]["metrics_port"] = settings.service.metrics_port + index
         child = context.Process(target=_process_child, name=f"processor-{index}",
                                 args=(data, index, args.max_records, args.idle_exit))
         child.start()
-        children.append(child)
+        return child
+
+    children = [start(index) for index in range(args.workers)]
     log.info("started %d processor processes", len(children), extra={"pids": [c.pid for c in children]})
     stop = threading.Event()
     install_stop_handlers(stop)
-    while not stop.is_set() and any(c.is_alive() for c in children):
+    recycled = 0
+    while not stop.is_set():
+        for index, child in enumerate(children):
+            if child.exitcode == EXIT_RECYCLE:
+                recycled += 1
+                log.info("recycling %s (bounded memory): starting a fresh process", child.name,
+                         extra={"recycled": recycled})
+                children[index] = start(index)
+        if not any(c.is_alive() for c in children):
+            break
         stop.wait(0.5)
     for child in children:
         if child.is_alive():
@@ -232,16 +256,17 @@ def _process_many(settings: Settings, args: argparse.Namespace) -> int:
             log.error("processor %s did not stop in time, killing it", child.name)
             child.kill()
             child.join()
-    failed = [c.name for c in children if c.exitcode not in (0, -signal.SIGTERM)]
+    failed = [c.name for c in children if c.exitcode not in (0, EXIT_RECYCLE, -signal.SIGTERM)]
     if failed:
         log.error("processor processes failed: %s", ", ".join(failed))
     return 1 if failed else 0
 
 
 def cmd_process(settings: Settings, args: argparse.Namespace) -> int:
+    """The processor. Several workers, or one that recycles itself, run under a supervisor process."""
     from processors.service import run_processor
 
-    if args.workers > 1:
+    if args.workers > 1 or (settings.processor.recycle_after_records and args.max_records is None):
         return _process_many(settings, args)
     service = _Service(settings, "processor")
     try:
@@ -344,7 +369,7 @@ def cmd_process_file(settings: Settings, args: argparse.Namespace) -> int:
     from processors.pipeline import build_pipeline
 
     store = open_store(args.store or "sqlite:///:memory:")
-    pipeline = build_pipeline(store)
+    pipeline = build_pipeline(store, settings.processor)
     failures = 0
     for outcome in process_files(args.paths, pipeline, store, source=args.source):
         if outcome.record is not None:
@@ -512,15 +537,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
     configure_logging(settings.service.log_level, settings.service.log_format)
     if args.print_config:
-        print(json.dumps(masked(settings), indent=2))
+        print(json.dumps(masked(settings, args.command), indent=2))
         return 0
     if not args.command:
         parser.print_help()
         return 2
+    from newswire.kafka import KafkaAccessDenied, KafkaUnavailable
+
     try:
+        if _uses_kafka(args):
+            _check_kafka(settings)
         return COMMANDS[args.command](settings, args)
+    except (KafkaAccessDenied, KafkaUnavailable) as exc:
+        log.error("%s", exc)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _uses_kafka(args: argparse.Namespace) -> bool:
+    if args.command == "scrape":
+        return not (args.urls and args.print_records)
+    return args.command in ("topics", "poll", "process", "run", "tail", "replay")
+
+
+def _check_kafka(settings: Settings) -> None:
+    """Fail fast with a clear message when the broker refuses our TLS/SASL settings (kafka-python would only
+    time out after kafka.bootstrap_timeout_ms with "Unable to bootstrap"). A broker that does not answer yet is
+    left to the command, which waits for it as it always does."""
+    from newswire.kafka import KafkaUnavailable, check_broker
+
+    try:
+        check_broker(settings.kafka, timeout_seconds=min(5.0, settings.kafka.bootstrap_timeout_ms / 1000))
+    except KafkaUnavailable as exc:
+        log.warning("%s; waiting for it", exc)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,10 @@ __all__ = [
     "ensure_topics",
     "dead_letter_headers",
     "wait_for_broker",
+    "check_broker",
+    "refusal_reason",
+    "KafkaAccessDenied",
+    "KafkaUnavailable",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,7 +57,11 @@ def topic_specs(topics: TopicSettings) -> list[TopicSpec]:
 
 
 def client_config(settings: KafkaSettings) -> dict[str, Any]:
-    """Connection options shared by every client (bootstrap, client id, TLS and SASL)."""
+    """Connection options shared by every client (producer, consumer, admin): bootstrap, client id, TLS, SASL.
+
+    The names are kafka-python 3.0's. TLS options are set only for SSL / SASL_SSL, SASL options only for
+    SASL_*; secrets in files are read here, at connection time, so a rotated secret is used by the next client.
+    """
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers.split(","),
         "client_id": settings.client_id,
@@ -63,13 +71,11 @@ def client_config(settings: KafkaSettings) -> dict[str, Any]:
     }
     if settings.security_protocol in ("SSL", "SASL_SSL"):
         config.update(ssl_cafile=_str(settings.ssl_cafile), ssl_certfile=_str(settings.ssl_certfile),
-                      ssl_keyfile=_str(settings.ssl_keyfile), ssl_check_hostname=True)
+                      ssl_keyfile=_str(settings.ssl_keyfile), ssl_password=settings.ssl_password_value(),
+                      ssl_crlfile=_str(settings.ssl_crlfile), ssl_check_hostname=settings.ssl_check_hostname)
     if settings.security_protocol.startswith("SASL"):
-        password = settings.sasl_password.get_secret_value() if settings.sasl_password else None
-        if settings.sasl_password_file:
-            password = settings.sasl_password_file.read_text().strip()
         config.update(sasl_mechanism=settings.sasl_mechanism, sasl_plain_username=settings.sasl_username,
-                      sasl_plain_password=password)
+                      sasl_plain_password=settings.sasl_password_value())
     return config
 
 
@@ -121,6 +127,7 @@ def make_consumer(settings: KafkaSettings, group_id: str | None, topics: Iterabl
 
 
 def make_admin(settings: KafkaSettings) -> KafkaAdminClient:
+    """An admin client with the same connection and security options as the producers and consumers."""
     return KafkaAdminClient(**client_config(settings))
 
 
@@ -166,21 +173,105 @@ def dead_letter_headers(*, stage: str, error: BaseException | str, topic: str, p
     return headers + [(k, v) for k, v in original if not k.startswith("newswire.dlq.")]
 
 
+class KafkaUnavailable(KafkaError):
+    """No broker answered within the time allowed; it may come up later."""
+
+    retriable = True
+
+
+class KafkaAccessDenied(KafkaError):
+    """A broker answered but refused the connection (TLS or SASL): retrying with the same settings cannot help."""
+
+    retriable = False
+
+
+# Connection errors kafka-python logs that mean "nothing listens there (yet)": worth retrying.
+_UNREACHABLE = ("ECONNREFUSED", "Connection refused", "timed out", "Name or service not known",
+                "Temporary failure in name resolution", "No route to host", "ENETUNREACH", "EHOSTUNREACH")
+
+
+class _ConnectionErrors(logging.Handler):
+    """Collects kafka-python's connection error messages during one bootstrap attempt.
+
+    kafka-python 3.0 reports a failed bootstrap only as "Unable to bootstrap"; the reason is in its log. And
+    a wrong SASL password shows up there as "socket disconnected": the broker sends its authentication error
+    and closes at once, and kafka-python drops the bytes that arrive together with the end of the stream.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "Connection lost" in message or "Connection failed" in message or "Handshake failed" in message:
+            self.messages.append(message.rsplit(">: ", 1)[-1][:300])
+
+
+def refusal_reason(settings: KafkaSettings, messages: Iterable[str]) -> str | None:
+    """Why the broker refused us, with a hint at the settings to check; None when nothing answered at all."""
+    messages = list(messages)
+    answered = [m for m in messages if not any(marker in m for marker in _UNREACHABLE)]
+    if not answered:
+        return None
+    last = answered[-1]
+    text = " ".join(answered)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        hint = "the broker's certificate is not trusted: check kafka.ssl_cafile and kafka.ssl_check_hostname"
+    elif "BAD_CERTIFICATE" in text or "CERTIFICATE_REQUIRED" in text or "UNKNOWN_CA" in text:
+        hint = "the broker did not accept our client certificate: check kafka.ssl_certfile and kafka.ssl_keyfile"
+    elif "Handshake failed" in text or "SSL" in text:
+        hint = "the TLS handshake failed: does the listener speak TLS (kafka.security_protocol)?"
+    elif "UnsupportedSaslMechanism" in text:
+        hint = "the broker does not offer kafka.sasl_mechanism"
+    elif settings.security_protocol.startswith("SASL"):
+        hint = (f"SASL {settings.sasl_mechanism} authentication as {settings.sasl_username!r} failed: check "
+                "kafka.sasl_username, kafka.sasl_password and kafka.sasl_mechanism (or the listener's protocol)")
+    else:
+        hint = (f"the listener does not accept {settings.security_protocol} clients: it may require TLS or SASL "
+                "(kafka.security_protocol)")
+    return f"{hint} (last error: {last})"
+
+
+def check_broker(settings: KafkaSettings, timeout_seconds: float = 5.0) -> None:
+    """One connection attempt with an admin client. Raises KafkaAccessDenied when a broker answers but refuses
+    the connection, KafkaUnavailable when none answers within `timeout_seconds`."""
+    attempt = settings.model_copy(update={"bootstrap_timeout_ms": max(500, int(timeout_seconds * 1000))})
+    errors = _ConnectionErrors()
+    kafka_log = logging.getLogger("kafka")
+    kafka_log.addHandler(errors)
+    try:
+        admin = make_admin(attempt)
+        try:
+            admin.list_topics()
+            return
+        finally:
+            admin.close()
+    except KafkaError as exc:
+        failure: KafkaError = exc
+    finally:
+        kafka_log.removeHandler(errors)
+    where = f"{settings.bootstrap_servers} ({settings.security_protocol}"
+    where += f", {settings.sasl_mechanism} as {settings.sasl_username!r})" if settings.sasl_mechanism else ")"
+    reason = refusal_reason(settings, errors.messages)
+    if reason is not None:
+        raise KafkaAccessDenied(f"Kafka at {where} refused the connection: {reason}")
+    last = errors.messages[-1] if errors.messages else str(failure)
+    raise KafkaUnavailable(f"no Kafka broker answered at {where} (last error: {last})")
+
+
 def wait_for_broker(settings: KafkaSettings, timeout_seconds: float = 60.0) -> None:
-    """Block until the broker answers a metadata request, or raise KafkaError after the timeout."""
+    """Block until the broker answers a metadata request. Raises KafkaAccessDenied at once when the broker
+    refuses our TLS or SASL settings, KafkaUnavailable when none answered within `timeout_seconds`."""
     deadline = time.monotonic() + timeout_seconds
     delay = 0.5
     while True:
         try:
-            admin = make_admin(settings)
-            try:
-                admin.list_topics()
-                return
-            finally:
-                admin.close()
-        except KafkaError as exc:
+            check_broker(settings, timeout_seconds=min(5.0, max(1.0, deadline - time.monotonic())))
+            return
+        except KafkaUnavailable as exc:
             if time.monotonic() > deadline:
-                raise
+                raise KafkaUnavailable(f"{exc} after {timeout_seconds:.0f}s") from None
             log.warning("broker not reachable yet (%s), retrying", exc)
             time.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -4,6 +4,9 @@ SQL is written once with `?` placeholders and the SQL shared by both engines (`I
 SQLite has had since 3.24). SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
 `BEGIN IMMEDIATE`, so concurrent writer processes wait instead of failing with SQLITE_BUSY on lock upgrade.
 Connection failures surface as `StoreUnavailable`, which callers treat as retriable.
+
+PostgreSQL connection options (TLS: sslmode, sslrootcert, sslcert, sslkey; the password) are libpq parameters,
+given in the URL's query string (`Settings.store_url()` puts the store settings there) or as `connect_options`.
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
+
+from newswire.store.checkpoint import BACKSTOP_PAGES, WalCheckpointer
 
 __all__ = ["Database", "StoreUnavailable", "sqlite_path_of"]
 
 log = logging.getLogger(__name__)
+
+
+_MIGRATION_LOCK = 0x6E657773  # "news": the advisory lock id held while creating tables
 
 
 class StoreUnavailable(RuntimeError):
@@ -50,14 +58,17 @@ def _to_db(value: Any, dialect: str) -> Any:
 class Database:
     """A thread-safe connection wrapper; `dialect` is 'sqlite' or 'postgresql'."""
 
-    def __init__(self, url: str, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(self, url: str, busy_timeout_ms: int = 30_000,
+                 connect_options: Mapping[str, str] | None = None) -> None:
         self.url = url
+        self._connect_options = dict(connect_options or {})
         path = sqlite_path_of(url)
         self.dialect = "sqlite" if path is not None else "postgresql"
         self._sqlite_path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
         self._conn: Any = None
+        self._checkpointer: WalCheckpointer | None = None  # SQLite files: WAL checkpoints off the commit path
         self._connect()
 
     # -- connection -----------------------------------------------------------------------------------------
@@ -72,14 +83,31 @@ class Database:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            if path != ":memory:":  # checkpoints run on a background thread; the automatic one is a backstop
+                conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+                if self._checkpointer is None:
+                    self._checkpointer = WalCheckpointer(path)
             self._conn = conn
         else:
             import psycopg
 
+            options = dict(self._connect_options)
+            if "connect_timeout" not in options and "connect_timeout=" not in self.url:
+                options["connect_timeout"] = "10"  # libpq waits forever by default
             try:
-                self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+                self._conn = psycopg.connect(self.url, autocommit=True, **options)
             except psycopg.OperationalError as exc:
                 raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+            info = self._conn.info
+            log.info("connected to PostgreSQL", extra={"host": info.host, "dbname": info.dbname,
+                                                        "ssl": bool(self._conn.pgconn.ssl_in_use)})
+
+    @property
+    def ssl_in_use(self) -> bool:
+        """Whether the PostgreSQL connection is encrypted (always False for SQLite)."""
+        with self._lock:
+            self._ensure_connected()
+            return self.dialect == "postgresql" and bool(self._conn.pgconn.ssl_in_use)
 
     def _ensure_connected(self) -> None:
         if self._conn is None:
@@ -93,6 +121,9 @@ class Database:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
+                self._checkpointer = None
 
     # -- statements -----------------------------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -146,8 +177,15 @@ class Database:
         return rows[0] if rows else None
 
     def script(self, statements: Sequence[str]) -> None:
-        """Run DDL statements in one transaction."""
+        """Run DDL statements in one transaction.
+
+        On PostgreSQL a transaction-scoped advisory lock serialises concurrent migrations: `CREATE TABLE IF NOT
+        EXISTS` is not safe against itself (two sessions can both pass the check and collide on the catalog's
+        unique indexes), and several workers starting at once on an empty database do exactly that.
+        """
         with self.transaction():
+            if self.dialect == "postgresql":
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             for statement in statements:
                 self._conn.execute(statement)
 
