@@ -14,6 +14,7 @@ __all__ = [
     "FEED_POLL_SECONDS",
     "FEED_ENTRIES",
     "FEED_LAST_SUCCESS",
+    "FEED_INTERVAL",
     "FETCH_BYTES",
     "RAW_PUBLISHED",
     "FETCH_SECONDS",
@@ -29,8 +30,10 @@ __all__ = [
     "STAGE_RESULTS",
     "DROPS",
     "DEAD_LETTERS",
+    "BUDGET_EXCEEDED",
     "DUPLICATES",
     "LANGUAGES",
+    "TOPICS",
     "STORE_SECONDS",
     "PUBLISH_SECONDS",
     "BATCH_SECONDS",
@@ -51,13 +54,16 @@ BUILD_INFO = Info("build", "Version of the running newswire code.", namespace=NS
 
 # Ingest.
 FEED_POLLS = Counter("feed_polls_total", "Feed polls by result (new_content, no_new_entries, not_modified, "
-                     "http_error, parse_error, timeout, refused, fetch_error).", ["result"], namespace=NS)
+                     "http_error, parse_error, timeout, refused, fetch_error, publish_error).", ["result"], namespace=NS)
 FEED_POLL_SECONDS = Histogram("feed_poll_duration_seconds", "Time to fetch and parse one feed.",
                               namespace=NS, buckets=_IO_BUCKETS)
 FEED_ENTRIES = Counter("feed_entries_total", "Feed entries seen, new or already published.", ["result"],
                        namespace=NS)
 FEED_LAST_SUCCESS = Gauge("feed_last_success_timestamp_seconds", "Unix time of the last successful poll.",
                           ["source"], namespace=NS)
+# Lets the stalled-source alert tell a quiet source (long adaptive interval) from a stalled one.
+FEED_INTERVAL = Gauge("feed_interval_seconds", "Current time between two checks of a source (configured, adaptive "
+                      "or from the feed's TTL), set after each successful poll.", ["source"], namespace=NS)
 FETCH_BYTES = Counter("fetch_bytes_total", "Bytes received by fetches, before decompression.", ["kind"],
                       namespace=NS)
 RAW_PUBLISHED = Counter("raw_published_total", "Raw article records acknowledged by the broker.", ["origin"],
@@ -72,7 +78,7 @@ FEEDS_IN_BACKOFF = Gauge("feeds_in_backoff", "Feeds whose last check failed and 
 LINKS_PUBLISHED = Counter("links_published_total", "Article links acknowledged by the broker on the links topic.",
                           namespace=NS)
 SCRAPES = Counter("scrapes_total", "Links handled by the scraper, by result (ok, robots_disallowed, retried, "
-                  "dead_letter).", ["result"], namespace=NS)
+                  "held, dead_letter).", ["result"], namespace=NS)
 ROBOTS_REFUSALS = Counter("robots_refusals_total", "Fetches not made because of robots.txt, by reason "
                           "(disallowed, unreachable).", ["reason"], namespace=NS)
 HOST_WAIT_SECONDS = Histogram("host_wait_duration_seconds", "Time a fetch waited for its host's politeness delay "
@@ -89,9 +95,15 @@ STAGE_RESULTS = Counter("stage_results_total", "Stage results (ok, drop, error).
 DROPS = Counter("drops_total", "Records dropped by a stage, by reason.", ["stage", "reason"], namespace=NS)
 DEAD_LETTERS = Counter("dead_letters_total", "Records sent to the dead-letter topic.", ["stage", "error"],
                        namespace=NS)
+BUDGET_EXCEEDED = Counter("record_budget_exceeded_total", "Records refused by a per-record budget, by stage and "
+                          "limit (body_chars, html_elements, html_depth, table_cells, time, memory); each is also a "
+                          "dead letter.", ["stage", "limit"], namespace=NS)
 DUPLICATES = Counter("duplicates_total", "Duplicates detected, by kind.", ["kind"], namespace=NS)
 LANGUAGES = Counter("articles_by_language_total", "Clean articles by detected language.", ["language"],
                     namespace=NS)
+# Top level only (17 IPTC codes), so the label stays bounded whatever the tagger's depth.
+TOPICS = Counter("articles_by_topic_total", "Clean articles by IPTC Media Topics top-level code (an article with "
+                 "topics under several top-level codes counts once under each).", ["topic"], namespace=NS)
 STORE_SECONDS = Histogram("store_write_duration_seconds", "Time of one store write.", ["operation"],
                           namespace=NS, buckets=_IO_BUCKETS)
 PUBLISH_SECONDS = Histogram("publish_flush_duration_seconds", "Time to flush a batch to the broker.",
