@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from typing import Protocol, Sequence
 
-from newswire.metrics import DROPS, STAGE_RESULTS, STAGE_SECONDS
+from newswire.metrics import BUDGET_EXCEEDED, DROPS, STAGE_RESULTS, STAGE_SECONDS
 from processors.article import Article, Drop, StageResult
+from processors.budget import BudgetExceeded
 
 __all__ = ["Stage", "StageFailed", "run_stages"]
 
@@ -37,6 +38,8 @@ def run_stages(stages: Sequence[Stage], article: Article) -> StageResult:
             current = stage(current)
         except Exception as exc:
             STAGE_RESULTS.labels(stage.name, "error").inc()
+            if isinstance(exc, (BudgetExceeded, MemoryError)):
+                BUDGET_EXCEEDED.labels(stage.name, getattr(exc, "limit", "memory")).inc()
             raise StageFailed(stage.name, exc) from exc
         finally:
             STAGE_SECONDS.labels(stage.name).observe(time.perf_counter() - started)

@@ -31,7 +31,9 @@ _SEGMENT_SEPARATORS = re.compile(r"\s[|›»•·]\s|^\s*\|\s*|\s*\|\s*$")
 _TIME = re.compile(r"\b\d{1,2}[:h.]\d{2}\b|\b\d{1,2}\s*(?:am|pm|a\.m|p\.m)\b", re.IGNORECASE)
 _DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{2,4}\b|\b(?:19|20)\d{2}\b")
 _WORDISH = re.compile(r"\w")
-_URL = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+\.[\w.]+", re.IGNORECASE)
+# The lookbehind lets an e-mail match start only where a run of name characters starts: without it a long run
+# with no "@" is rescanned from every position (quadratic: a 40 KB word took 6.7 s).
+_URL = re.compile(r"(?:https?://|www\.)\S+|(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.]+", re.IGNORECASE)
 _ISO_STAMP = re.compile(r"^\W*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?\W*$")
 _BY_SPLIT = re.compile(r"\s+(?:by|par|von|por|di|door)\s+", re.IGNORECASE)
 _EMBED_URL = re.compile(r"pic\.twitter\.com|t\.co/|instagram\.com/p/", re.IGNORECASE)
