@@ -85,10 +85,11 @@ class TransactionalOutput:
 
     # -- one batch ----------------------------------------------------------------------------------------
     def begin(self) -> None:
-        if self.producer is None:
-            self.start()
-        assert self.producer is not None
+        """Open the batch's transaction, first re-creating the producer if an earlier failure dropped it."""
         try:
+            if self.producer is None:
+                self.start()
+            assert self.producer is not None
             self.producer.begin_transaction()
         except KafkaError as exc:
             self._replace(f"begin failed: {exc!r}")

@@ -11,7 +11,7 @@ from kafka import TopicPartition
 from newswire.kafka import make_consumer, make_producer
 from newswire.service import Health
 from newswire.settings import Settings
-from newswire.store import Store, open_store
+from newswire.store import Store, StoreUnavailable, open_store
 from processors.output import TransactionalOutput, transactional_id_for
 from processors.pipeline import build_pipeline
 from processors.worker import Worker, WorkerStats
@@ -19,6 +19,11 @@ from processors.worker import Worker, WorkerStats
 __all__ = ["run_processor", "run_replay"]
 
 log = logging.getLogger(__name__)
+
+# Bounded prefetch: the consumer buffers at most this much raw HTML ahead of the worker (memory per worker).
+# A record larger than the per-partition limit is still fetched whole (the broker returns the first batch
+# regardless), so this never blocks a partition.
+FETCH_LIMITS = {"fetch_max_bytes": 8 * 1024 * 1024, "max_partition_fetch_bytes": 2 * 1024 * 1024}
 
 
 def _worker(settings: Settings, consumer, store: Store, health: Health, stop: threading.Event, *,
@@ -31,7 +36,7 @@ def _worker(settings: Settings, consumer, store: Store, health: Health, stop: th
                               transaction_timeout_ms=options.transaction_timeout_ms),
         commit_timeout_seconds=options.commit_timeout_seconds, beat=health.beat)
     log.info("transactional producer %s", transactional_id)
-    return Worker(consumer=consumer, output=output, store=store, pipeline=build_pipeline(store),
+    return Worker(consumer=consumer, output=output, store=store, pipeline=build_pipeline(store, options),
                   topics=settings.topics, options=options, health=health, stop=stop)
 
 
@@ -42,13 +47,32 @@ def _close(worker: Worker, grace_seconds: float) -> None:
         worker.consumer.close(autocommit=False)
 
 
+def _open_store_when_reachable(settings: Settings, health: Health, stop: threading.Event) -> Store | None:
+    """Open the store, waiting with backoff while it is unreachable (alive but NotReady, so no restart storm)."""
+    delay = settings.processor.retry_backoff_seconds
+    while not stop.is_set():
+        health.beat()
+        try:
+            return open_store(settings.store_url())
+        except StoreUnavailable as exc:
+            health.set_ready(False, f"store unreachable: {exc}")
+            log.warning("store unreachable, retrying in %.1fs: %s", delay, exc)
+            stop.wait(delay)
+            delay = min(delay * 2, settings.processor.retry_backoff_max_seconds)
+    return None
+
+
 def run_processor(settings: Settings, *, health: Health, stop: threading.Event, store: Store | None = None,
                   max_records: int | None = None, idle_exit_seconds: float | None = None,
                   index: int = 0) -> WorkerStats:
     """Consume the raw topic in the processor group until stopped (SIGTERM finishes the batch and commits)."""
     own_store = store is None
-    store = store or open_store(settings.store_url())
-    consumer = make_consumer(settings.kafka, settings.processor.group_id, [settings.topics.raw])
+    store = store or _open_store_when_reachable(settings, health, stop)
+    if store is None:
+        return WorkerStats()
+    consumer = make_consumer(settings.kafka, settings.processor.group_id, [settings.topics.raw],
+                             session_timeout_ms=settings.processor.session_timeout_ms,
+                             heartbeat_interval_ms=max(500, settings.processor.session_timeout_ms // 3), **FETCH_LIMITS)
     worker = _worker(settings, consumer, store, health, stop, group_id=settings.processor.group_id, index=index)
     log.info("processor started", extra={"group": settings.processor.group_id, "topic": settings.topics.raw,
                                          "stages": ",".join(worker.pipeline.names)})
@@ -65,7 +89,7 @@ def run_replay(settings: Settings, *, health: Health, stop: threading.Event, gro
                from_timestamp_ms: int | None = None, follow: bool = False) -> WorkerStats:
     """Re-process the raw topic from the beginning (or a time) in a fresh group; stops at the end unless follow."""
     store = open_store(settings.store_url())
-    consumer = make_consumer(settings.kafka, group_id)
+    consumer = make_consumer(settings.kafka, group_id, **FETCH_LIMITS)
     partitions = [TopicPartition(settings.topics.raw, p)
                   for p in sorted(consumer.partitions_for_topic(settings.topics.raw) or ())]
     if not partitions:

@@ -30,7 +30,7 @@ from newswire.failpoints import failpoint
 from newswire.kafka import dead_letter_headers
 from newswire.metrics import (BATCH_SECONDS, CONSUMER_LAG, DEAD_LETTERS, DUPLICATES, FETCH_TO_CLEAN_SECONDS, LANGUAGES,
                               PUBLICATION_TO_CLEAN_SECONDS, PUBLISH_SECONDS, RECORDS_CONSUMED, RECORDS_PROCESSED,
-                              RETRIES, STORE_SECONDS)
+                              RETRIES, STORE_SECONDS, TOPICS)
 from newswire.records import RecordError, decode_raw, encode
 from newswire.service import Health
 from newswire.settings import ProcessorSettings, TopicSettings
@@ -46,6 +46,12 @@ log = logging.getLogger(__name__)
 
 PROCESSOR_VERSION = f"newswire-{__version__}"
 LAG_INTERVAL_SECONDS = 5.0
+# Output topics accept 16 MiB (`newswire.kafka.topic_specs`); keep a margin for headers and batch overhead.
+MAX_OUTPUT_BYTES = 15 * 1024 * 1024
+
+
+class RecordTooLarge(ValueError):
+    """An output record larger than the topics accept; the raw record goes to the dead-letter topic."""
 
 
 class Retriable(Exception):
@@ -91,6 +97,7 @@ class Worker:
         self._backoff = options.retry_backoff_seconds
         self._next_purge = time.monotonic() + options.purge_interval_seconds
         self._next_lag = 0.0
+        self._failing = False
         self._lag_labels: set[tuple[str, str]] = set()
 
     # -- loop -----------------------------------------------------------------------------------------------
@@ -110,7 +117,7 @@ class Worker:
                 failpoint("worker.consumed")
                 self.handle_batch(batch)
                 last_progress = time.monotonic()
-            else:
+            elif not self._failing:  # during an outage, readiness stays false until a batch succeeds
                 self.health.set_ready(bool(self.consumer.assignment()), "waiting for records")
             self._export_lag()
             self._purge_when_due()
@@ -198,6 +205,7 @@ class Worker:
             RECORDS_PROCESSED.labels(outcome).inc(count)
         self.stats.batches += 1
         BATCH_SECONDS.observe(time.perf_counter() - started)
+        self._failing = failure is not None
         if failure is None:
             self._backoff = self.options.retry_backoff_seconds
             self.health.set_ready(True)
@@ -256,6 +264,10 @@ class Worker:
         except StoreUnavailable as exc:
             RETRIES.labels("store").inc()
             raise Retriable(str(exc)) from exc
+        except (ValueError, TypeError, UnicodeError) as exc:  # a record that cannot be serialised or stored
+            log.warning("output failed, record to dead letters: %r", exc,
+                        extra={"partition": message.partition, "offset": message.offset})
+            return self._dead_letter(message, "output", exc, pending)
 
     def _store_and_publish(self, article: Article, message: Any, pending: _Pending) -> str:
         headers = [("newswire.raw_id", article.raw.raw_id.encode())]
@@ -272,12 +284,18 @@ class Worker:
                 pending.fetched_at.append(article.raw.fetched_at)
             return "duplicate"
         clean = to_clean(article, PROCESSOR_VERSION)
+        value = encode(clean)
+        if len(value) > MAX_OUTPUT_BYTES:  # the broker would refuse it, and a refused send poisons the producer
+            return self._dead_letter(message, "publish", RecordTooLarge(
+                f"clean record of {len(value)} bytes exceeds {MAX_OUTPUT_BYTES}"), pending)
         with STORE_SECONDS.labels("article").time():
             write = self.store.write_article(clean)
         failpoint("worker.stored")
         LANGUAGES.labels(clean.language).inc()
+        for code in {topic.code for topic in clean.topics if topic.code.endswith("000000")}:
+            TOPICS.labels(code).inc()
         if write.needs_publish:
-            self.output.send(self.topics.clean, key=clean.article_id, value=encode(clean), headers=headers)
+            self.output.send(self.topics.clean, key=clean.article_id, value=value, headers=headers)
             pending.article_ids.append(clean.article_id)
             pending.fetched_at.append(article.raw.fetched_at)
             if clean.published_at is not None:

@@ -8,17 +8,19 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 
 def read_topic(bootstrap: str, topic: str, expected: int | None = None, timeout: float = 20.0,
-               settle: float = 1.0) -> list:
-    """All records of `topic` (read_committed), waiting until `expected` arrive or `timeout` passes.
+               settle: float = 1.0, isolation: str = "read_committed") -> list:
+    """All records of `topic` visible under `isolation`, waiting until `expected` arrive or `timeout` passes.
 
-    With `expected=None`, reads until nothing new arrives for `settle` seconds.
+    With `expected=None`, reads until the end offsets taken at the start are reached and nothing new arrived for
+    `settle` seconds.
     """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             isolation_level="read_committed", auto_offset_reset="earliest")
+                             isolation_level=isolation, auto_offset_reset="earliest")
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
         records: list = []
         deadline = time.monotonic() + timeout
         quiet_since = time.monotonic()
@@ -35,7 +37,8 @@ def read_topic(bootstrap: str, topic: str, expected: int | None = None, timeout:
                     for messages in consumer.poll(timeout_ms=200).values():
                         records.extend(messages)
                 break
-            if expected is None and time.monotonic() - quiet_since > settle:
+            if (expected is None and time.monotonic() - quiet_since > settle
+                    and all(consumer.position(tp) >= ends[tp] for tp in partitions)):
                 break
         return records
     finally:

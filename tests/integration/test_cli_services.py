@@ -149,3 +149,29 @@ def test_process_with_two_worker_processes(kafka_bootstrap, topic_settings, tmp_
     handled = [json.loads(m.value)["raw_id"] for m in clean + duplicates]
     assert len(handled) == 20 and len(set(handled)) == 20
     assert len(clean) == 5
+
+
+def test_process_recycles_its_worker_after_n_records(kafka_bootstrap, topic_settings, tmp_path):
+    """With `processor.recycle_after_records`, the supervisor replaces a worker after N records (bounded memory);
+    the records keep flowing exactly once across the replacements."""
+    import uuid
+
+    from newswire.kafka import ensure_topics
+    from newswire.records import RawArticle, encode, utc_now
+    from newswire.settings import KafkaSettings
+    from tests.kafka_io import produce
+
+    ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap), topic_settings.model_copy(update={"partitions": 1}))
+    texts = list(seed_texts().values())
+    records = [RawArticle(raw_id=uuid.uuid4().hex, url=f"https://r.example/a{i}", source="t", fetched_at=utc_now(),
+                          content_type="text/plain", body=texts[i % 5]) for i in range(12)]
+    produce(kafka_bootstrap, topic_settings.raw, [(r.url.encode(), encode(r)) for r in records])
+    env = _env(kafka_bootstrap, topic_settings, f"sqlite:///{tmp_path / 'r.sqlite'}")
+    env.update({"NEWSWIRE_PROCESSOR__RECYCLE_AFTER_RECORDS": "5", "NEWSWIRE_PROCESSOR__BATCH_SIZE": "5"})
+    result = _newswire("process", "--idle-exit", "5", "--metrics-port", "0", env=env, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("recycling processor-0") == 2, result.stderr[-3000:]
+    clean = read_topic(kafka_bootstrap, topic_settings.clean, expected=5)
+    duplicates = read_topic(kafka_bootstrap, topic_settings.duplicates, expected=7)
+    handled = [json.loads(m.value)["raw_id"] for m in clean + duplicates]
+    assert sorted(handled) == sorted(r.raw_id for r in records)
