@@ -264,10 +264,10 @@ def _process_many(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_process(settings: Settings, args: argparse.Namespace) -> int:
     """The processor. Several workers, or one that recycles itself, run under a supervisor process."""
+    if args.workers > 1 or (settings.processor.recycle_after_records and args.max_records is None):
+        return _process_many(settings, args)  # the supervisor never loads the pipeline: it stays small
     from processors.service import run_processor
 
-    if args.workers > 1 or (settings.processor.recycle_after_records and args.max_records is None):
-        return _process_many(settings, args)
     service = _Service(settings, "processor")
     try:
         stats = run_processor(settings, health=service.health, stop=service.stop, max_records=args.max_records,
