@@ -37,9 +37,9 @@ from ingest.http import FetchError, Fetcher, FetchResult
 from ingest.politeness import HostLimiter, Stopped
 from ingest.publish import RawPublisher, host_key
 from ingest.robots import RobotsCache
-from newswire.kafka import dead_letter_headers
+from newswire.kafka import MAX_RECORD_BYTES, dead_letter_headers
 from newswire.metrics import FETCH_BYTES, ROBOTS_REFUSALS, SCRAPES
-from newswire.records import ArticleLink, FetchMeta, RawArticle, RecordError, decode_link, utc_now
+from newswire.records import ArticleLink, FetchMeta, RawArticle, RecordError, decode_link, encode, utc_now
 from newswire.service import Health
 from newswire.settings import ScraperSettings, TopicSettings
 
@@ -88,6 +88,18 @@ class ScrapeOutcome:
     failure: ScrapeFailure | None = None
     attempts: int = 1
     hold_until: float | None = None  # Unix time, for result == "held"
+
+
+def _refuse_oversized(outcome: ScrapeOutcome) -> ScrapeOutcome:
+    """A page whose raw record is larger than a Kafka record may be becomes a dead letter, not a send that fails
+    (and would be retried forever): permanent, named, counted."""
+    if outcome.raw is None:
+        return outcome
+    size = len(encode(outcome.raw))
+    if size <= MAX_RECORD_BYTES:
+        return outcome
+    failure = ScrapeFailure("too_large", f"raw record of {size} bytes exceeds the {MAX_RECORD_BYTES}-byte limit")
+    return replace(outcome, raw=None, result="dead_letter", failure=failure)
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -362,6 +374,7 @@ class ScraperWorker:
         return replace(outcome, result="dead_letter", failure=failure)
 
     def _publish(self, messages: list[Any], outcomes: list[ScrapeOutcome]) -> bool:
+        outcomes[:] = [_refuse_oversized(o) for o in outcomes]
         raws = [o.raw for o in outcomes if o.raw is not None]
         if raws and len(self.raw.publish(raws)) < len(raws):
             return False

@@ -15,6 +15,7 @@ from newswire import __version__
 from newswire.settings import KafkaSettings, TopicSettings
 
 __all__ = [
+    "MAX_RECORD_BYTES",
     "TopicSpec",
     "topic_specs",
     "client_config",
@@ -31,6 +32,12 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Topics accept 16 MiB messages (`topic_specs`), and so does the producer. A single record above MAX_RECORD_BYTES
+# (margin for headers and batch overhead) is refused before sending: the broker would reject it, and a rejected
+# send can leave a kafka-python producer failing every later send. Callers dead-letter such records instead.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+MAX_RECORD_BYTES = 15 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,7 @@ def make_producer(settings: KafkaSettings, **overrides: Any) -> KafkaProducer:
         acks="all",
         compression_type=None if settings.compression_type == "none" else settings.compression_type,
         linger_ms=5,
-        max_request_size=16 * 1024 * 1024,
+        max_request_size=MAX_REQUEST_BYTES,
         key_serializer=_KeySerializer(),
     )
     config.update(overrides)

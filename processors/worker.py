@@ -27,7 +27,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from newswire import __version__
 from newswire.failpoints import failpoint
-from newswire.kafka import dead_letter_headers
+from newswire.kafka import MAX_RECORD_BYTES, dead_letter_headers
 from newswire.metrics import (BATCH_SECONDS, CONSUMER_LAG, DEAD_LETTERS, DUPLICATES, FETCH_TO_CLEAN_SECONDS, LANGUAGES,
                               PUBLICATION_TO_CLEAN_SECONDS, PUBLISH_SECONDS, RECORDS_CONSUMED, RECORDS_PROCESSED,
                               RETRIES, STORE_SECONDS, TOPICS)
@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 
 PROCESSOR_VERSION = f"newswire-{__version__}"
 LAG_INTERVAL_SECONDS = 5.0
-# Output topics accept 16 MiB (`newswire.kafka.topic_specs`); keep a margin for headers and batch overhead.
-MAX_OUTPUT_BYTES = 15 * 1024 * 1024
 
 
 class RecordTooLarge(ValueError):
@@ -285,9 +283,9 @@ class Worker:
             return "duplicate"
         clean = to_clean(article, PROCESSOR_VERSION)
         value = encode(clean)
-        if len(value) > MAX_OUTPUT_BYTES:  # the broker would refuse it, and a refused send poisons the producer
+        if len(value) > MAX_RECORD_BYTES:  # the broker would refuse it, and a refused send poisons the producer
             return self._dead_letter(message, "publish", RecordTooLarge(
-                f"clean record of {len(value)} bytes exceeds {MAX_OUTPUT_BYTES}"), pending)
+                f"clean record of {len(value)} bytes exceeds {MAX_RECORD_BYTES}"), pending)
         with STORE_SECONDS.labels("article").time():
             write = self.store.write_article(clean)
         failpoint("worker.stored")
