@@ -257,7 +257,10 @@ class FeedPoller:
     def run(self) -> None:
         """Poll sources when due until stopped; SIGTERM lets in-flight polls finish."""
         for feed in self.feeds:  # the schedule survives restarts: it is read from the store once
-            self._remember(self.store.feed_state(feed.url) or FeedState(feed_url=feed.url))
+            state = self.store.feed_state(feed.url) or FeedState(feed_url=feed.url)
+            self._remember(state)
+            if state.last_success_at is not None:  # so a feed that stays broken after a restart can still alert
+                FEED_LAST_SUCCESS.labels(feed.name).set(state.last_success_at.timestamp())
         self._run_pool(self._due_feeds, once=False)
 
     def _due_feeds(self) -> list[FeedSource]:

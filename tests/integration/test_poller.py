@@ -331,3 +331,23 @@ def test_poller_metrics_move_with_bounded_labels(make_poller, http_server, sqlit
         for sample in family.samples:
             assert set(sample.labels) <= allowed, (family.name, sample.labels)
             assert not any("://" in v or "127.0.0.1" in v or "10.255" in v for v in sample.labels.values())
+
+
+def test_restart_restores_each_sources_last_success_time(make_poller, http_server, sqlite_url, topic_settings,
+                                                         kafka_bootstrap):
+    """The stalled-source alert needs the last success time even when a source never succeeds after a restart."""
+    from prometheus_client import REGISTRY
+
+    from newswire.metrics import FEED_LAST_SUCCESS
+
+    http_server.routes["/ok"] = Route(200, summary_rss(2))
+    feed = FeedSource(name="restored", url=http_server.url("/ok"))
+    first = make_poller([feed], sqlite_url)
+    first.poll_feed(feed)
+    succeeded = first.store.feed_state(feed.url).last_success_at
+    FEED_LAST_SUCCESS.remove("restored")  # a new process starts with no series
+    restarted = make_poller([feed], sqlite_url)
+    restarted.stop.set()  # read the state, then stop before polling
+    restarted.run()
+    value = REGISTRY.get_sample_value("newswire_feed_last_success_timestamp_seconds", {"source": "restored"})
+    assert value == pytest.approx(succeeded.timestamp())
