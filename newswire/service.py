@@ -16,13 +16,15 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from newswire import __version__
 from newswire.metrics import BUILD_INFO, LOOP_HEARTBEAT
 
-__all__ = ["Health", "StatusServer", "configure_logging", "install_stop_handlers", "EXIT_GRACE_EXCEEDED"]
+__all__ = ["Health", "StatusServer", "configure_logging", "install_stop_handlers", "retry_until_stopped",
+           "EXIT_GRACE_EXCEEDED"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,29 @@ class Health:
 
     def ready(self) -> tuple[bool, str]:
         return self._ready, self._reason or "ready"
+
+
+T = TypeVar("T")
+
+
+def retry_until_stopped(action: Callable[[], T], *, stop: threading.Event, errors: tuple[type[BaseException], ...],
+                        first_delay: float, max_delay: float, health: Health, what: str) -> T | None:
+    """Call `action` until it succeeds or `stop` is set; None if stopped first.
+
+    After each failure in `errors` the service stays alive but NotReady (a dependency outage must not cause a
+    restart storm), logs the failure and waits, doubling the wait up to `max_delay`.
+    """
+    delay = first_delay
+    while not stop.is_set():
+        health.beat()
+        try:
+            return action()
+        except errors as exc:
+            health.set_ready(False, f"{what}: {exc}")
+            log.warning("%s, retrying in %.1fs: %s", what, delay, exc)
+            stop.wait(delay)
+            delay = min(delay * 2, max_delay)
+    return None
 
 
 class StatusServer:

@@ -23,13 +23,13 @@ import time
 from typing import Any, Callable, Mapping
 
 from kafka import KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaError
 from kafka.producer.transaction_manager import TransactionState
 from kafka.structs import OffsetAndMetadata
 
 from newswire.metrics import TRANSACTIONS
 
-__all__ = ["TransactionFailed", "TransactionalOutput", "transactional_id_for", "wait_for_start"]
+__all__ = ["TransactionFailed", "TransactionalOutput", "transactional_id_for"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class TransactionalOutput:
         self._open = False
 
     # -- lifecycle ----------------------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self) -> TransactionalOutput:
         """Create the producer and initialise its transactional state (fences older epochs of the same id)."""
         producer = self._factory()
         try:
@@ -72,6 +72,7 @@ class TransactionalOutput:
             raise
         self.producer = producer
         self._open = False
+        return self
 
     def close(self, timeout_seconds: float) -> None:
         """Abort an unfinished transaction and close the producer."""
@@ -157,17 +158,3 @@ class TransactionalOutput:
         self.producer = None
         self._open = False
 
-
-def wait_for_start(output: TransactionalOutput, *, stop: Any, backoff_seconds: float, max_backoff_seconds: float,
-                   on_failure: Callable[[str], None]) -> bool:
-    """Start `output`, retrying with backoff while the broker is unreachable; False if stopped first."""
-    delay = backoff_seconds
-    while not stop.is_set():
-        try:
-            output.start()
-            return True
-        except (KafkaError, KafkaTimeoutError, OSError) as exc:
-            on_failure(f"transactional producer not ready: {exc}")
-            stop.wait(delay)
-            delay = min(delay * 2, max_backoff_seconds)
-    return False

@@ -9,7 +9,7 @@ import time
 from kafka import TopicPartition
 
 from newswire.kafka import make_consumer, make_producer
-from newswire.service import Health
+from newswire.service import Health, retry_until_stopped
 from newswire.settings import Settings
 from newswire.store import Store, StoreUnavailable, open_store
 from processors.output import TransactionalOutput, transactional_id_for
@@ -47,27 +47,16 @@ def _close(worker: Worker, grace_seconds: float) -> None:
         worker.consumer.close(autocommit=False)
 
 
-def _open_store_when_reachable(settings: Settings, health: Health, stop: threading.Event) -> Store | None:
-    """Open the store, waiting with backoff while it is unreachable (alive but NotReady, so no restart storm)."""
-    delay = settings.processor.retry_backoff_seconds
-    while not stop.is_set():
-        health.beat()
-        try:
-            return open_store(settings.store_url())
-        except StoreUnavailable as exc:
-            health.set_ready(False, f"store unreachable: {exc}")
-            log.warning("store unreachable, retrying in %.1fs: %s", delay, exc)
-            stop.wait(delay)
-            delay = min(delay * 2, settings.processor.retry_backoff_max_seconds)
-    return None
-
-
 def run_processor(settings: Settings, *, health: Health, stop: threading.Event, store: Store | None = None,
                   max_records: int | None = None, idle_exit_seconds: float | None = None,
                   index: int = 0) -> WorkerStats:
     """Consume the raw topic in the processor group until stopped (SIGTERM finishes the batch and commits)."""
     own_store = store is None
-    store = store or _open_store_when_reachable(settings, health, stop)
+    options = settings.processor
+    store = store or retry_until_stopped(lambda: open_store(settings.store_url()), stop=stop,
+                                         errors=(StoreUnavailable,), first_delay=options.retry_backoff_seconds,
+                                         max_delay=options.retry_backoff_max_seconds, health=health,
+                                         what="store unreachable")
     if store is None:
         return WorkerStats()
     consumer = make_consumer(settings.kafka, settings.processor.group_id, [settings.topics.raw],

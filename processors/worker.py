@@ -1,4 +1,4 @@
-"""The worker loop: consume raw records → run the pipeline → write the store → publish and commit in one transaction.
+"""The worker loop: consume raw records → pipeline → store write → publish and commit in one transaction.
 
 Each batch is one Kafka transaction (`processors/output.py`): the clean, duplicate and dead-letter records it
 produced and the consumed raw offsets commit together, so a consumer reading the output topics with
@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from newswire import __version__
 from newswire.failpoints import failpoint
@@ -32,11 +33,11 @@ from newswire.metrics import (BATCH_SECONDS, CONSUMER_LAG, DEAD_LETTERS, DUPLICA
                               PUBLICATION_TO_CLEAN_SECONDS, PUBLISH_SECONDS, RECORDS_CONSUMED, RECORDS_PROCESSED,
                               RETRIES, STORE_SECONDS, TOPICS)
 from newswire.records import RecordError, decode_raw, encode
-from newswire.service import Health
+from newswire.service import Health, retry_until_stopped
 from newswire.settings import ProcessorSettings, TopicSettings
 from newswire.store import Store, StoreUnavailable
 from processors.article import Article, Drop, to_clean, to_duplicate
-from processors.output import TransactionalOutput, TransactionFailed, wait_for_start
+from processors.output import TransactionalOutput, TransactionFailed
 from processors.pipeline import Pipeline
 from processors.stage import StageFailed
 
@@ -102,9 +103,10 @@ class Worker:
     def run(self, *, max_records: int | None = None, end_offsets: dict[TopicPartition, int] | None = None,
             idle_timeout_seconds: float | None = None) -> WorkerStats:
         """Process until stopped, or until `max_records` handled, `end_offsets` reached, or idle too long."""
-        if not wait_for_start(self.output, stop=self.stop, backoff_seconds=self.options.retry_backoff_seconds,
-                              max_backoff_seconds=self.options.retry_backoff_max_seconds,
-                              on_failure=self._not_ready):
+        if retry_until_stopped(self.output.start, stop=self.stop, errors=(KafkaError, OSError),
+                               first_delay=self.options.retry_backoff_seconds,
+                               max_delay=self.options.retry_backoff_max_seconds, health=self.health,
+                               what="transactional producer not ready") is None:
             return self.stats
         last_progress = time.monotonic()
         while not self.stop.is_set():
@@ -126,11 +128,6 @@ class Worker:
             if idle_timeout_seconds is not None and time.monotonic() - last_progress > idle_timeout_seconds:
                 break
         return self.stats
-
-    def _not_ready(self, reason: str) -> None:
-        self.health.beat()
-        self.health.set_ready(False, reason)
-        log.warning(reason)
 
     def _purge_when_due(self) -> None:
         """Every `purge_interval_seconds`, drop dedupe/story/template state past the retention window."""
