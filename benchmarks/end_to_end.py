@@ -117,12 +117,14 @@ def _raw_id(value: bytes, kind: str) -> str | None:
 
 class MemorySampler(threading.Thread):
     """RSS of the worker processes (the supervisor's children, or the CLI itself when it runs the only worker)
-    every `interval`."""
+    every `interval`, and the CPU time used so far by the workers, the broker, PostgreSQL, this benchmark and the
+    whole machine: on a 2-CPU machine the workers share the cores with the rest, and `cpu_shares` says how much."""
 
     def __init__(self, pid: int, workers: int, interval: float = 0.5) -> None:
         super().__init__(daemon=True, name="rss-sampler")
         self.pid, self.workers, self.interval = pid, workers, interval
         self.samples: list[tuple[float, int, float]] = []  # (wall-clock time, pid, RSS in MB)
+        self.cpu: list[tuple[float, dict[str, float]]] = []  # (wall-clock time, CPU seconds so far by group)
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -141,6 +143,7 @@ class MemorySampler(threading.Thread):
                 now = time.time()
                 for proc in procs:
                     self.samples.append((now, proc.pid, proc.memory_info().rss / 2**20))
+                self.cpu.append((now, _cpu_by_group(procs)))
             except psutil.NoSuchProcess:
                 return
 
@@ -152,6 +155,48 @@ class MemorySampler(threading.Thread):
                 first, peak = result.get(pid, (rss, rss))
                 result[pid] = (first, max(peak, rss))
         return result
+
+    def cpu_shares(self, since: float, until: float) -> dict[str, float]:
+        """Cores used on average between `since` and `until` by each group (workers, broker, postgres,
+        benchmark, other) and left idle."""
+        window = [(at, used) for at, used in self.cpu if since <= at <= until]
+        if len(window) < 2 or window[-1][0] <= window[0][0]:
+            return {}
+        (start, first), (end, last) = window[0], window[-1]
+        return {group: max(0.0, last[group] - first.get(group, 0.0)) / (end - start) for group in last}
+
+
+def _cpu_by_group(workers: list) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the workers, the Kafka broker (a JVM), PostgreSQL, this
+    benchmark, the machine as a whole (`busy`) and its idle time (`idle`)."""
+    import psutil
+
+    worker_pids = {p.pid for p in workers}
+    groups = {"workers": 0.0, "broker": 0.0, "postgres": 0.0, "benchmark": 0.0}
+    for proc in psutil.process_iter(["pid", "name", "cmdline", "cpu_times"]):
+        info = proc.info
+        times = info["cpu_times"]
+        if times is None:
+            continue
+        name, command = info["name"] or "", " ".join(info["cmdline"] or ())
+        group = ("workers" if info["pid"] in worker_pids else "benchmark" if info["pid"] == os.getpid()
+                 else "broker" if name == "java" and "kafka" in command.lower()
+                 else "postgres" if name.startswith("postgres") else None)
+        if group:
+            groups[group] += times.user + times.system
+    total = psutil.cpu_times()
+    groups["idle"] = total.idle + getattr(total, "iowait", 0.0)
+    groups["busy"] = sum(total) - groups["idle"]
+    return groups
+
+
+def _cpu_text(shares: dict[str, float]) -> str:
+    if not shares:
+        return "-"
+    known = sum(shares.get(g, 0.0) for g in ("workers", "broker", "postgres", "benchmark"))
+    return (f"workers {shares.get('workers', 0):.2f}, broker {shares.get('broker', 0):.2f}, postgres "
+            f"{shares.get('postgres', 0):.2f}, benchmark {shares.get('benchmark', 0):.2f}, other "
+            f"{max(0.0, shares.get('busy', 0) - known):.2f}, idle {shares.get('idle', 0):.2f}")
 
 
 @dataclass(frozen=True)
@@ -307,8 +352,9 @@ class Bench:
                 first = int(len(times) * warmup)
                 window = times[-1] - times[first]
                 memory = sampler.steady(times[first])
+                cpu = sampler.cpu_shares(times[first], times[-1])
                 return {
-                    "workers": workers, "published": count, "visible": len(times), "kinds": dict(reader.outputs.kinds),
+                    "cpu": cpu, "workers": workers, "published": count, "visible": len(times), "kinds": dict(reader.outputs.kinds),
                     "startup_seconds": times[0] - started, "window_records": len(times) - 1 - first,
                     "window_seconds": window, "rate": (len(times) - 1 - first) / window if window > 0 else 0.0,
                     "rss": memory, "exit_code": exit_code,
@@ -379,6 +425,13 @@ def report(sustained: list[dict], rated: list[dict]) -> Iterable[str]:
             scaling = by_workers[2] / by_workers[1]
             yield (f"target: 2 workers >= {TARGET_SCALING}x 1 worker: {scaling:.2f}x — "
                    f"{'met' if scaling >= TARGET_SCALING else 'MISSED'}")
+        yield f"CPU in the steady window, cores of {os.cpu_count()} (psutil):"
+        for r in sustained:
+            yield f"  {r['workers']} worker(s): {_cpu_text(r.get('cpu', {}))}"
+            worker_cores = r.get("cpu", {}).get("workers", 0.0)
+            if worker_cores > 0:
+                yield (f"    {r['rate'] / worker_cores:.1f} articles per worker CPU-second "
+                       f"({1000 * worker_cores / r['rate']:.1f} worker CPU ms per article)")
     if rated:
         yield "Fixed offered rate (after warm-up): latency from raw send to output visible (read_committed)"
         yield (f"{'workers':>7} {'offered/s':>9} {'visible':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "

@@ -4,7 +4,8 @@ Run: `.venv/bin/python benchmarks/topics_masakhanews.py [--confusion]`. Prints m
 the top topic over all 17 IPTC codes against the label: the headline figure), then the
 mean milliseconds per article of topics + countries, and of language + topics + countries when the language stage
 exists (target < 5 ms for an article of typical length). Timings exclude the one-off loading of the data files.
-`--confusion` also prints, per label, where its articles went (label rows, predicted level-1 codes as columns).
+It also prints how often the label is among the level-1 topics given (up to 4): a downstream consumer filters on
+topic codes, not on the first one only. `--confusion` also prints, per label, where its articles went (label rows, predicted level-1 codes as columns).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def main() -> int:
         result = measure(rows, language)
         per_label = ", ".join(f"{label} {f1:.3f}" for label, f1 in sorted(result.per_label.items()))
         print(f"{folder}: macro-F1 {result.macro_f1:.3f} over {result.articles} articles ({per_label})")
+        print(f"{folder}: the label is among the level-1 topics given for {100 * result.label_given:.1f} % of the "
+              f"articles")
         if "--confusion" in sys.argv[1:]:
             _print_confusion(rows, language)
         chars = statistics.median(len(r.text) for r in rows)

@@ -34,11 +34,13 @@ class Row:
 
 @dataclass(frozen=True)
 class Measure:
-    """Macro-F1 over the labels of a dev set, per-label F1 and the number of articles."""
+    """Macro-F1 over the labels of a dev set, per-label F1, the number of articles, and how often the label is
+    among the level-1 topics given at all (what a consumer filtering on a topic code receives)."""
 
     macro_f1: float
     per_label: dict[str, float]
     articles: int
+    label_given: float = 0.0
 
 
 def shared_folder() -> Path:
@@ -68,11 +70,12 @@ def macro_f1(gold: list[str], predicted: list[str]) -> tuple[float, dict[str, fl
 
 def measure(rows: list[Row], language: str, options: TopicOptions = TopicOptions()) -> Measure:
     """Macro-F1 of the top level-1 topic (code compared with the label's IPTC code) over `rows`."""
-    gold, predicted = [], []
+    gold, predicted, given = [], [], 0
     for row in rows:
         topics = [t for t in tag_topics(row.text, row.headline, language, options) if t.code.endswith("000000")]
         gold.append(LABEL_TO_IPTC[row.label])
         predicted.append(topics[0].code if topics else "none")
+        given += any(t.code == gold[-1] for t in topics)
     score, per_code = macro_f1(gold, predicted)
     names = {code: label for label, code in LABEL_TO_IPTC.items()}
-    return Measure(score, {names[c]: f for c, f in per_code.items()}, len(rows))
+    return Measure(score, {names[c]: f for c, f in per_code.items()}, len(rows), given / len(rows) if rows else 0.0)
