@@ -107,11 +107,18 @@ class HtmlShape:
     table_cells: int
 
 
+_PARSERS = threading.local()
+
+
 def _parser() -> etree.HTMLParser:
-    # trafilatura's own settings (utils.HTML_PARSER), so the tree measured is the tree it will walk. A parser per
-    # call: lxml parsers are not thread-safe. No huge_tree: with it, 100k nested elements exhaust the C stack.
-    return lxml_html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True,
-                                remove_pis=True)
+    # trafilatura's own settings (utils.HTML_PARSER), so the tree measured is the tree it will walk. One parser per
+    # thread (lxml parsers are not thread-safe; making one per call cost 2 % of the check). No huge_tree: with it,
+    # 100k nested elements exhaust the C stack.
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = lxml_html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8",
+                                                        remove_comments=True, remove_pis=True)
+    return parser
 
 
 def _span(cell: Any, attribute: str) -> int:
@@ -140,10 +147,12 @@ def measure_html(html: str, max_depth: int = 256) -> HtmlShape:
         return HtmlShape(0, False, 0)  # no tree at all (empty, or nothing but whitespace): nothing to bound
     tree = root.getroottree()
     elements = int(tree.xpath("count(//*)"))
-    too_deep = bool(tree.xpath("boolean(" + "/*" * max_depth + ")"))
+    # Fewer elements than levels cannot nest that deep: the path walk is skipped.
+    too_deep = elements >= max_depth and bool(tree.xpath("boolean(" + "/*" * max_depth + ")"))
     cells = int(tree.xpath("count(//td|//th)"))
-    for cell in tree.xpath("//td[@colspan or @rowspan]|//th[@colspan or @rowspan]"):
-        cells += _span(cell, "colspan") * _span(cell, "rowspan") - 1
+    if cells:  # most pages have no table: skipping the span query there saves 0.2 ms of the 1.5 ms per page
+        for cell in tree.xpath("//td[@colspan or @rowspan]|//th[@colspan or @rowspan]"):
+            cells += _span(cell, "colspan") * _span(cell, "rowspan") - 1
     return HtmlShape(elements, too_deep, cells)
 
 

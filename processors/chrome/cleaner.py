@@ -17,7 +17,7 @@ from processors.chrome.names import normalise_authors
 from processors.chrome.phrases import PHRASE_DIR, load_phrasebook
 from processors.chrome.rules import Context, Verdict, classify_line, is_headline_like
 from processors.chrome.signals import WORD_RE, Line, set_stopwords, stopwords
-from processors.chrome.template import TemplateMemory, line_hash
+from processors.chrome.template import TemplateMemory, folded_line_hash
 from processors.extraction.text import fold_for_hash
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def _infer_title(lines: list[Line], ctx: Context, verdicts: dict[int, Verdict]) 
     head = [ln for ln in lines[:4] if classify_line(ln, ctx) is None or ln.index == 0]
     if len(lines) < 2 or not head:
         return None
-    keys = [fold_for_hash(ln.text) for ln in lines]
+    keys = [ln.key for ln in lines]
     for position, line in enumerate(head[:3]):
         later = [j for j in range(line.index + 1, len(lines)) if keys[j] == keys[line.index]]
         if _title_like(line) and later:
@@ -162,7 +162,7 @@ def _tail_headlines(lines: list[Line], verdicts: dict[int, Verdict]) -> None:
 
 def _template_lines(lines: list[Line], verdicts: dict[int, Verdict], memory: TemplateMemory, source: str,
                     article_id: str, options: ChromeOptions) -> None:
-    tracked = {line.index: line_hash(line.text) for line in lines if line.n_words <= options.template_max_words}
+    tracked = {line.index: folded_line_hash(line.key) for line in lines if line.n_words <= options.template_max_words}
     if not tracked:
         return
     counts = memory.observe(source, article_id, list(tracked.values()))

@@ -91,10 +91,15 @@ def _by_first_word(prefixes: frozenset[str]) -> dict[str, tuple[str, ...]]:
 
 def _prefixed(line: str, prefixes: frozenset[str]) -> tuple[str, bool] | None:
     """(remainder, had_colon) if the line starts with one of the (folded) prefixes followed by a name."""
-    plain = deaccent(line.strip())
+    stripped = line.strip()
+    # deaccent and casefold map character by character and never make or take a space, so the first word can be
+    # looked up before the whole line is folded: most lines start with no prefix's word and stop here.
+    candidates = _by_first_word(prefixes).get(deaccent(stripped.split(" ", 1)[0]).casefold().rstrip(":"))
+    if not candidates:
+        return None
+    plain = deaccent(stripped)
     lowered = plain.casefold()
-    first = lowered.split(" ", 1)[0].rstrip(":")
-    for prefix in _by_first_word(prefixes).get(first, ()):
+    for prefix in candidates:
         if lowered.startswith(prefix) and len(lowered) > len(prefix) and not lowered[len(prefix)].isalnum():
             rest = plain[len(prefix):]
             colon = rest.lstrip().startswith(":")

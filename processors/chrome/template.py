@@ -13,12 +13,17 @@ from typing import Collection, Mapping, Protocol
 
 from processors.extraction.text import fold_for_hash
 
-__all__ = ["TemplateMemory", "InMemoryTemplateMemory", "line_hash"]
+__all__ = ["TemplateMemory", "InMemoryTemplateMemory", "line_hash", "folded_line_hash"]
 
 
 def line_hash(line: str) -> str:
     """Stable 16-hex-digit key of a line: case, spacing and punctuation folded, then BLAKE2b (64 bits)."""
-    return hashlib.blake2b(fold_for_hash(line).encode("utf-8"), digest_size=8).hexdigest()
+    return folded_line_hash(fold_for_hash(line))
+
+
+def folded_line_hash(folded: str) -> str:
+    """`line_hash` of a line already folded by `fold_for_hash` (the cleaner folds each line once, `Line.key`)."""
+    return hashlib.blake2b(folded.encode("utf-8"), digest_size=8).hexdigest()
 
 
 class TemplateMemory(Protocol):

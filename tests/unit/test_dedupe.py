@@ -5,17 +5,22 @@ from __future__ import annotations
 import random
 import threading
 import uuid
+import zlib
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
+from datasketch import MinHash
 
 from newswire.records import RawArticle, utc_now
 from newswire.store import open_store
 from newswire.store.dedupe_index import purge_dedupe_state
 from newswire.store.schema import ddl
 from processors.article import article_from_raw
-from processors.similarity.minhash import estimated_jaccard, shingles, sign
+from processors.extraction.text import content_hash, fold_for_hash
+from processors.similarity.minhash import (NearDuplicateOptions, band_buckets, estimated_jaccard, shingles, sign,
+                                           sign_folded)
 from processors.stages.dedupe import Dedupe
 from processors.stages.extract import ExtractText
 from processors.stages.story import AssignStory
@@ -50,6 +55,53 @@ def change_words(text: str, share: float, seed: int = 7) -> str:
 @pytest.fixture
 def dedupe(store):
     return Dedupe(store, store.near_index)
+
+
+# -- level 3 signatures: the store holds them, so they must never change for a text ---------------------------
+def _datasketch_values(text: str, options: NearDuplicateOptions) -> np.ndarray:
+    """The signature as datasketch computes it, one shingle string at a time (how it was signed before)."""
+    tokens = fold_for_hash(text).split()
+    words = options.shingle_words
+    grams = ({" ".join(tokens[i:i + words]).encode() for i in range(len(tokens) - words + 1)}
+             if len(tokens) >= words else {" ".join(tokens).encode()} if tokens else set())
+    minhash = MinHash(num_perm=options.num_perm, seed=options.seed, hashfunc=zlib.crc32, scheme="affine32")
+    minhash.update_batch(grams)
+    return minhash.hashvalues.astype(np.uint32)
+
+
+@pytest.mark.parametrize("options", [NearDuplicateOptions(),
+                                     NearDuplicateOptions(shingle_words=3, num_perm=64, bands=16, seed=7,
+                                                          min_shingles=0)])
+def test_signature_values_are_datasketchs(options):
+    texts = SEEDS + [with_chrome(SEEDS[1]), change_words(SEEDS[2], 0.3), "Un deux", "", "ça — l’été_2024 ÉTÉ !"]
+    for text in texts:
+        signature = sign(text, options)
+        if signature is None:
+            assert len(shingles(text, options.shingle_words)) < options.min_shingles
+            continue
+        assert signature.values.dtype == np.uint32
+        assert signature.values.tobytes() == _datasketch_values(text, options).tobytes()
+        assert signature.buckets == band_buckets(signature.values, options.bands, options.rows)
+        folded = sign_folded(fold_for_hash(text), options)
+        assert (folded.to_bytes(), folded.buckets) == (signature.to_bytes(), signature.buckets)
+
+
+def test_signature_of_a_seed_is_pinned():
+    signature = sign(SEEDS[0])  # values from the index's first version: a change here orphans every stored entry
+    assert [int(v) for v in signature.values[:6]] == [8805290, 4901319, 588807, 2592295, 292580, 570803]
+    assert signature.buckets[:3] == (-9206679479930516400, -8723339077994179165, -8612412662277814608)
+
+
+def test_stage_digest_is_the_content_hash():
+    class Unique:
+        def decide(self, raw_id, article_id, content_hash, near):
+            self.seen = (content_hash, near)
+            return None
+
+    decisions = Unique()
+    article = Dedupe(decisions, decisions)(_article(SEEDS[3]))
+    assert article.content_hash == content_hash(SEEDS[3]) == decisions.seen[0]
+    assert decisions.seen[1].signature == sign(SEEDS[3]).to_bytes()
 
 
 # -- level 3 measure ----------------------------------------------------------------------------------------
