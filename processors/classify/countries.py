@@ -17,11 +17,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from babel import Locale, UnknownLocaleError
 
 from processors.classify.lexicon import LEXICON_LANGUAGES
-from processors.classify.text import Token, keys_of, stemmer_for, tokenize
+from processors.classify.text import keys_of, positions, stemmer_for, words_and_keys
 from processors.classify.topics import normalise_language
 
 __all__ = ["CountryMention", "CountryOptions", "explain_countries", "find_countries"]
@@ -127,35 +128,51 @@ def _index(language: str) -> dict[str, list[tuple[tuple[str, ...], _Form]]]:
     return dict(index)
 
 
-def _accepts(form: _Form, token: Token) -> bool:
+def _accepts(form: _Form, word: str) -> bool:
     if form.case == 2:
-        return token.word.isupper()
-    return form.case == 0 or token.capital
+        return word.isupper()
+    return form.case == 0 or word[0].isupper()
 
 
-def _mentions(tokens: list[Token], language: str, counts: dict[_Form, float], weight: float) -> None:
+@lru_cache(maxsize=None)
+def _may_match(language: str) -> tuple[Callable[[str], bool], dict[str, bool]]:
+    """A word → "can it name a country (or a blocking phrase)?" test for `language`, and its cache for `positions`."""
     index = _index(language)
     key_of = stemmer_for(language)
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
+
+    def may_match(word: str) -> bool:
+        return key_of(word) in index or ("-" in word and any(key_of(part) in index for part in word.split("-")))
+
+    return may_match, {}
+
+
+def _mentions(words: tuple[str, ...], keys: tuple[str, ...], language: str, counts: dict[_Form, float],
+              weight: float) -> None:
+    index = _index(language)
+    key_of = stemmer_for(language)
+    resume = 0  # words before this index belong to a form already matched
+    # Only words that can match are visited (skipping the others in C is most of the saving); a word that
+    # matches nothing only moves on to the next word, so skipping it changes nothing.
+    for i in positions(words, *_may_match(language)):
+        if i < resume:
+            continue
+        word = words[i]
         matched = 0
-        for keys, form in index.get(token.key, ()):
-            n = len(keys)
-            if (i + n <= len(tokens) and _accepts(form, token)
-                    and all(tokens[i + j].key == keys[j] for j in range(1, n))):
+        for form_keys, form in index.get(keys[i], ()):
+            n = len(form_keys)
+            if _accepts(form, word) and keys[i:i + n] == form_keys:  # tuples compared in C
                 if form.code != "-":
                     counts[form] += weight
                 matched = n
                 break
-        if not matched and "-" in token.word:
+        if not matched and "-" in word:
             # "Ukraine-Krieg", "russo-ukrainien": a country inside a compound
-            for part in token.word.split("-"):
-                for keys, form in index.get(key_of(part), ()):
-                    if len(keys) == 1 and form.code != "-" and (form.case == 0 or part[:1].isupper()):
+            for part in word.split("-"):
+                for form_keys, form in index.get(key_of(part), ()):
+                    if len(form_keys) == 1 and form.code != "-" and (form.case == 0 or part[:1].isupper()):
                         counts[form] += weight
                         break
-        i += max(1, matched)
+        resume = i + max(1, matched)
 
 
 def explain_countries(text: str, title: str | None = None, language: str | None = "und",
@@ -163,9 +180,9 @@ def explain_countries(text: str, title: str | None = None, language: str | None 
     """Every country mentioned, most evidence first, with the forms that named it and whether it is kept."""
     language = normalise_language(language)
     counts: dict[_Form, float] = defaultdict(float)
-    _mentions(tokenize(text[: options.max_chars], language), language, counts, 1.0)
+    _mentions(*words_and_keys(text[: options.max_chars], language), language, counts, 1.0)
     if title:
-        _mentions(tokenize(title, language), language, counts, options.title_weight)
+        _mentions(*words_and_keys(title, language), language, counts, options.title_weight)
     weights = {"capital": options.capital_weight, "weak": options.weak_weight}
     evidence: dict[str, float] = defaultdict(float)
     forms: dict[str, list[tuple[str, str, float]]] = defaultdict(list)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from processors.classify.text import fold, keys_of
+from processors.classify.text import fold, keys_of, stemmer_for
 
 __all__ = ["LEXICON_LANGUAGES", "Entry", "Lexicon", "lexicon_for", "taxonomy"]
 
@@ -62,6 +62,20 @@ class Lexicon:
     max_phrase: int = 1
     min_prefix: int = 99
     _prefix_cache: dict[str, tuple[Entry, ...]] = field(default_factory=dict)
+    may_match_cache: dict[str, bool] = field(default_factory=dict)  # word → `may_match(word)`, for `positions`
+
+    def may_match(self, word: str) -> bool:
+        """Whether a text word can count for any entry: as a phrase start, a word, a compound's part or a prefix.
+
+        False means the word can be skipped without changing any count; True only means it must be looked at.
+        """
+        key_of = stemmer_for(self.language)
+        key = key_of(word)
+        if key in self.phrases or key in self.words:
+            return True
+        if "-" in word and any(key_of(part) in self.words for part in word.split("-")):
+            return True
+        return bool(self.prefixes) and bool(self.prefixed(word))
 
     def prefixed(self, word: str) -> tuple[Entry, ...]:
         """Entries of the longest prefix term that `word` starts with (cached per word)."""

@@ -11,11 +11,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
+from itertools import compress
+from typing import Callable, Iterator, Sequence
 
 import snowballstemmer
 
-__all__ = ["STEMMED_LANGUAGES", "Token", "fold", "keys_of", "stemmer_for", "tokenize"]
+__all__ = ["STEMMED_LANGUAGES", "Token", "fold", "keys_for", "keys_of", "positions", "stemmer_for", "tokenize",
+           "words_and_keys", "words_of"]
 
 # ISO 639-1 → Snowball algorithm, for the languages we ship term lists for and a few neighbours that cost nothing.
 _SNOWBALL = {
@@ -47,11 +49,17 @@ def fold(word: str) -> str:
 
 
 @lru_cache(maxsize=None)
+def _key_cache(language: str) -> dict[str, str]:
+    """word → key for `language`, filled by `stemmer_for(language)`."""
+    return {}
+
+
+@lru_cache(maxsize=None)
 def stemmer_for(language: str) -> Callable[[str], str]:
     """A cached word → key function for `language` (stem then fold; fold only when no stemmer exists)."""
     algorithm = _SNOWBALL.get(language)
     stem = snowballstemmer.stemmer(algorithm).stemWord if algorithm else None
-    cache: dict[str, str] = {}
+    cache = _key_cache(language)
 
     def key(word: str) -> str:
         found = cache.get(word)
@@ -66,10 +74,54 @@ def stemmer_for(language: str) -> Callable[[str], str]:
     return key
 
 
+def words_of(text: str) -> list[str]:
+    """The words of `text`, in order (what `tokenize` keys)."""
+    return _WORD.findall(text)
+
+
+def keys_for(words: Sequence[str], language: str) -> list[str]:
+    """The keys of `words` for `language`, as `stemmer_for(language)` gives them."""
+    keys = list(map(_key_cache(language).get, words))  # cache hits in C: no call per word
+    if None in keys:
+        key = stemmer_for(language)
+        keys = [k if k is not None else key(w) for k, w in zip(keys, words)]
+    return keys
+
+
+def positions(words: Sequence[str], test: Callable[[str], bool], cache: dict[str, bool]) -> Iterator[int]:
+    """Indices of the words that pass `test`, testing each distinct word once (remembered in `cache`, bounded).
+
+    The matchers of topics and countries look only at the few words that can match something: most words of an
+    article cannot, and skipping them in C is most of what those matchers cost.
+    """
+    passed = list(map(cache.get, words))
+    if None in passed:
+        def remember(word: str) -> bool:
+            found = cache.get(word)
+            if found is None:
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()  # bounded memory on endless streams
+                found = cache[word] = test(word)
+            return found
+
+        passed = [p if p is not None else remember(w) for p, w in zip(passed, words)]
+    return compress(range(len(words)), passed)
+
+
+@lru_cache(maxsize=4)
+def words_and_keys(text: str, language: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`words_of(text)` and their `keys_for(language)`, remembered for the last few texts.
+
+    The topics stage reads each article twice, for topics and for countries: the second read is free.
+    """
+    words = words_of(text)
+    return tuple(words), tuple(keys_for(words, language))
+
+
 def tokenize(text: str, language: str) -> list[Token]:
     """The words of `text` as tokens keyed for `language`."""
-    key = stemmer_for(language)
-    return [Token(key(w), w[0].isupper(), w) for w in _WORD.findall(text)]
+    words = words_of(text)
+    return [Token(k, w[0].isupper(), w) for k, w in zip(keys_for(words, language), words)]
 
 
 def keys_of(phrase: str, language: str) -> tuple[str, ...]:

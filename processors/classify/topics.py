@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from newswire.records import Topic
 from processors.classify.lexicon import Entry, Lexicon, lexicon_for, taxonomy
-from processors.classify.text import Token, fold, stemmer_for, tokenize
+from processors.classify.text import fold, positions, stemmer_for, words_and_keys
 
 __all__ = ["TopicEvidence", "TopicOptions", "explain_topics", "normalise_language", "tag_topics"]
 
@@ -61,41 +61,44 @@ def normalise_language(language: str | None) -> str:
     return language.replace("_", "-").split("-")[0].lower() or "und"
 
 
-def _count_terms(tokens: list[Token], lexicon: Lexicon) -> dict[Entry, int]:
-    """How many times each lexicon entry occurs in `tokens` (the longest phrase wins over its words)."""
+def _count_terms(words: tuple[str, ...], keys: tuple[str, ...], lexicon: Lexicon) -> dict[Entry, int]:
+    """How many times each lexicon entry occurs in the text `words` (keyed `keys`; the longest phrase wins)."""
     counts: dict[Entry, int] = defaultdict(int)
     key_of = stemmer_for(lexicon.language)
-    covered = 0  # tokens before this index belong to a phrase already counted
-    for i, token in enumerate(tokens):
+    covered = 0  # words before this index belong to a phrase already counted
+    # Only words that can match something are visited: skipping the others saves most of the cost, and changes
+    # nothing, since such a word counts no entry and starts no phrase (so it never moves `covered`).
+    for i in positions(words, lexicon.may_match, lexicon.may_match_cache):
+        key, word = keys[i], words[i]
         longest = 0
-        for keys, entry in lexicon.phrases.get(token.key, ()):
-            n = len(keys)
-            if i + n <= len(tokens) and all(tokens[i + j].key == keys[j] for j in range(1, n)):
+        for phrase, entry in lexicon.phrases.get(key, ()):
+            n = len(phrase)
+            if keys[i:i + n] == phrase:  # tuples compared in C (a short tail never equals a phrase)
                 counts[entry] += 1
                 longest = max(longest, n)
         covered = max(covered, i + longest)
         if longest or i < covered:
             continue
-        entries = lexicon.words.get(token.key)
-        if entries is None and "-" in token.word:
+        entries = lexicon.words.get(key)
+        if entries is None and "-" in word:
             # "Ukraine-Krieg", "cost-of-living": the parts are evidence when the whole is unknown
-            entries = [e for part in token.word.split("-") for e in lexicon.words.get(key_of(part), ())]
+            entries = [e for part in word.split("-") for e in lexicon.words.get(key_of(part), ())]
         for entry in entries or ():
-            if _matches(entry, token):
+            if _matches(entry, word):
                 counts[entry] += 1
         if lexicon.prefixes and not entries:
-            for entry in lexicon.prefixed(token.word):
+            for entry in lexicon.prefixed(word):
                 counts[entry] += 1
     return counts
 
 
-def _matches(entry: Entry, token: Token) -> bool:
+def _matches(entry: Entry, word: str) -> bool:
     """Case rule (proper nouns, acronyms) and, for exact terms, the word form itself."""
-    if entry.case == 1 and not token.capital:
+    if entry.case == 1 and not word[0].isupper():
         return False
-    if entry.case == 2 and not token.word[:2].isupper():
+    if entry.case == 2 and not word[:2].isupper():
         return False
-    return not entry.forms or fold(token.word) in entry.forms
+    return not entry.forms or fold(word) in entry.forms
 
 
 def _evidence(text: str, title: str | None, language: str, options: TopicOptions) -> dict[str, dict[str, tuple]]:
@@ -106,12 +109,14 @@ def _evidence(text: str, title: str | None, language: str, options: TopicOptions
     when several entries share its key ("législation", "législatives" under a topic and its child).
     """
     lexicon = lexicon_for(language)
-    tokens = tokenize(text[: options.max_chars], language)
-    body = _count_terms(tokens, lexicon)
-    heading = _count_terms(tokenize(title, language), lexicon) if title else {}
+    words, keys = words_and_keys(text[: options.max_chars], language)
+    body = _count_terms(words, keys, lexicon)
+    heading = _count_terms(*words_and_keys(title, language), lexicon) if title else {}
     table = taxonomy()
     found: dict[str, dict[str, tuple]] = defaultdict(dict)
-    for entry in body.keys() | heading.keys():
+    # In text order (body, then title): a set of entries (hashed by identity) is iterated in memory order, which
+    # made the term named for two equally strong entries sharing a word change from run to run.
+    for entry in {**body, **heading}:
         count = body.get(entry, 0)
         contribution = entry.weight * ((1.0 + math.log(count) if count else 0.0)
                                        + (options.title_weight if entry in heading else 0.0))
@@ -123,15 +128,15 @@ def _evidence(text: str, title: str | None, language: str, options: TopicOptions
             if old is None or old[2] < contribution:
                 found[code][entry.key] = (entry.term, count + heading.get(entry, 0), contribution)
     if options.actor_weight > 0 and found:
-        _credit_actors(found, tokens, heading, body, lexicon, options)
+        _credit_actors(found, words, keys, heading, body, lexicon, options)
     return found
 
 
 _POLITICS = "11000000"  # politics and government: where `_credit_actors` puts the subject's political actors
 
 
-def _credit_actors(found: dict[str, dict[str, tuple]], tokens: list[Token], heading: dict[Entry, int],
-                   body: dict[Entry, int], lexicon: Lexicon, options: TopicOptions) -> None:
+def _credit_actors(found: dict[str, dict[str, tuple]], words: tuple[str, ...], keys: tuple[str, ...],
+                   heading: dict[Entry, int], body: dict[Entry, int], lexicon: Lexicon, options: TopicOptions) -> None:
     """Politics outranks conflict when the title or lead is about what political actors decide or say.
 
     IPTC files government responses, diplomacy and security policy under politics and government (11000000);
@@ -144,7 +149,8 @@ def _credit_actors(found: dict[str, dict[str, tuple]], tokens: list[Token], head
     tops = {code: sum(c for _, _, c in terms.values()) for code, terms in found.items() if table[code]["level"] == 1}
     if not tops or max(tops, key=tops.__getitem__) not in options.actor_rivals:
         return  # the usual case: the lead is only read when a rival leads
-    subject = heading.keys() | _count_terms(tokens[: options.lead_words], lexicon).keys()
+    lead = options.lead_words
+    subject = {**heading, **_count_terms(words[:lead], keys[:lead], lexicon)}  # in text order, like `_evidence`
     for entry in sorted(subject, key=lambda e: (e.key, e.code)):  # deterministic when entries share a word
         if entry.code in options.actor_codes:
             key = "subject " + entry.key  # several entries share a word ("président"): it counts once

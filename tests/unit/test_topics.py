@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,7 @@ from newswire.records import RawArticle, utc_now
 from processors.article import Article, article_from_raw
 from processors.classify import LEXICON_LANGUAGES, explain_topics, tag_topics
 from processors.classify.lexicon import DATA, taxonomy
+from processors.classify.text import keys_of, positions, tokenize, words_and_keys
 from processors.classify.topics import TopicOptions
 from processors.stages.topics import TagTopics
 
@@ -227,3 +231,37 @@ def test_stage_sets_topics_and_countries_without_mutating():
 def test_stage_handles_missing_text_and_language():
     result = TagTopics()(_article("", None, None))
     assert result.topics == () and result.countries == ()
+
+
+def test_explanations_are_the_same_in_every_process():
+    # Entries sharing a word ("senator", "senate"; "trade", "trading") tie: the one named must not depend on where
+    # the lexicon happened to sit in memory. Each run allocates a different amount before loading it.
+    code = ("import sys; padding = [object() for _ in range(int(sys.argv[1]))]\n"
+            "from processors.classify import explain_topics\n"
+            "print(repr(explain_topics('The senator spoke in the senate. Senators and the senate voted on the trading "
+            "and trade deal; soldiers and a soldier signed.', None, 'en')))\n")
+    root = Path(__file__).resolve().parents[2]
+    outputs = {subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True, text=True, check=True,
+                              cwd=root).stdout for n in (0, 7, 1000, 100_000)}
+    assert len(outputs) == 1 and "senat" in outputs.pop()
+
+
+def test_words_and_keys_are_the_tokens():
+    text = SAMPLES[("fr", "16000000")] + " Nord-coréennes, l'Ukraine."
+    words, keys = words_and_keys(text, "fr")
+    assert list(zip(words, keys)) == [(t.word, t.key) for t in tokenize(text, "fr")]
+    assert "nord-coréennes" not in words and "Nord-coréennes" in words and keys_of("nord-coréen", "fr")[0] in keys
+
+
+def test_positions_test_each_distinct_word_once():
+    calls: list[str] = []
+
+    def capitalised(word: str) -> bool:
+        calls.append(word)
+        return word[0].isupper()
+
+    cache: dict[str, bool] = {}
+    words = ("Paris", "is", "Paris", "and", "Rome")
+    assert list(positions(words, capitalised, cache)) == [0, 2, 4]
+    assert sorted(calls) == ["Paris", "Rome", "and", "is"]
+    assert list(positions(words, capitalised, cache)) == [0, 2, 4] and len(calls) == 4  # remembered
