@@ -261,7 +261,11 @@ def extract_page_metadata(html: str, url: str | None = None, options: HtmlOption
     Sources in order of trust: JSON-LD (schema.org Article), OpenGraph/Twitter/Dublin Core meta tags, the
     `<title>`, `<time datetime>` and byline elements, and htmldate's heuristics as the last resort for the date.
     """
-    html = _xml_safe(html)
+    return _metadata(_xml_safe(html), url, options)
+
+
+def _metadata(html: str, url: str | None, options: HtmlOptions) -> dict:
+    """`extract_page_metadata` of a page already rid of the characters XML cannot hold."""
     head = _head(html, options.skeleton_limit)
     metas, canonical, title_tag, lang = _head_fields(head)
     ld = _json_ld(_HEAD_JSON_LD.findall(head) + _json_ld_scripts(html, len(head)))
@@ -364,7 +368,7 @@ def extract_html(html: str, url: str | None = None, options: HtmlOptions = HtmlO
         doc = _main_text(html, url, options, fast=False)
     if doc is None or not doc.text:
         return None
-    meta = extract_page_metadata(html, url, options)
+    meta = _metadata(html, url, options)  # `html` is XML-safe already: one scan of the page, not two
     declared = meta["declared_url"]
     if declared and url and declared.rstrip("/") == url.rstrip("/"):
         declared = url
