@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from processors.classify.text import fold, keys_of, stemmer_for
+from processors.classify.text import CACHE_LIMIT, fold, keys_of, stemmer_for
 
 __all__ = ["LEXICON_LANGUAGES", "Entry", "Lexicon", "lexicon_for", "taxonomy"]
 
@@ -87,7 +87,7 @@ class Lexicon:
                 if folded[:end] in self.prefixes:
                     found = tuple(self.prefixes[folded[:end]])
                     break
-            if len(self._prefix_cache) >= 200_000:
+            if len(self._prefix_cache) >= CACHE_LIMIT:
                 self._prefix_cache.clear()
             self._prefix_cache[word] = found
         return found

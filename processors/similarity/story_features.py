@@ -24,7 +24,7 @@ __all__ = ["StoryOptions", "StoryFeatures", "story_features", "story_similarity"
 # needs (see `_starts_sentence`); looking at the whole paragraph before each word was quadratic in its length.
 _WORD_SPLIT = re.compile(r"([^\W\d_][\w'’-]*)")
 _SENTENCE_END_CHARS = frozenset(".!?…:»\"“”")
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 50_000  # words; ~150 bytes each, cleared when full (bounded memory, see classify/text.py)
 _LANGUAGES = {"fr": "French", "en": "English", "de": "German", "es": "Spanish", "it": "Italian",
               "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "ro": "Romanian", "sv": "Swedish",
               "da": "Danish", "no": "Norwegian_Bokmal", "fi": "Finnish", "cs": "Czech", "tr": "Turkish"}
