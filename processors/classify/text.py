@@ -16,8 +16,8 @@ from typing import Callable, Iterator, Sequence
 
 import snowballstemmer
 
-__all__ = ["CACHE_LIMIT", "STEMMED_LANGUAGES", "Token", "fold", "keys_for", "keys_of", "positions", "stemmer_for", "tokenize",
-           "words_and_keys", "words_of"]
+__all__ = ["CACHE_LIMIT", "STEMMED_LANGUAGES", "Token", "fold", "keys_for", "keys_of", "positions", "stemmer_for",
+           "tokenize", "words_and_keys", "words_of"]
 
 # ISO 639-1 → Snowball algorithm, for the languages we ship term lists for and a few neighbours that cost nothing.
 _SNOWBALL = {
