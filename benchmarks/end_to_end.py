@@ -278,6 +278,31 @@ def _publish(producer, topic: str, raws: Iterable[RawArticle], sent: dict[str, f
     producer.flush(timeout=120)
 
 
+def _wait_for_group(kafka: KafkaSettings, group: str, members: int, deadline_seconds: float = 120.0) -> None:
+    """Until the consumer group is Stable with `members` members, each owning partitions: a worker process that
+    joins after the warm-up would otherwise rebalance the group inside the measured window (seconds of pause)."""
+    from newswire.kafka import make_admin
+
+    admin = make_admin(kafka)
+    try:
+        ends = time.monotonic() + deadline_seconds
+        while time.monotonic() < ends:
+            described = admin.describe_groups([group]).get(group, {})
+            owners = [m for m in described.get("members", []) if _assigned(m)]
+            if described.get("group_state") == "Stable" and len(owners) == members:
+                time.sleep(1.0)
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"group {group} did not settle with {members} members in {deadline_seconds:.0f}s")
+    finally:
+        admin.close()
+
+
+def _assigned(member: dict) -> bool:
+    assigned = (member.get("member_assignment") or {}).get("assigned_partitions") or []
+    return any(entry.get("partitions") for entry in assigned)
+
+
 def _wait_for(outputs: Outputs, expected: int, deadline_seconds: float, idle_seconds: float = 60.0) -> None:
     """Until `expected` outputs are visible, the deadline passes, or nothing new appears for `idle_seconds`."""
     deadline = time.monotonic() + deadline_seconds
@@ -379,7 +404,7 @@ class Bench:
                 try:
                     _publish(producer, run.topics.raw, warm)
                     _wait_for(reader.outputs, len(warm), deadline_seconds=300)
-                    time.sleep(2.0)  # a second worker may still be joining: let the group settle
+                    _wait_for_group(self.kafka, run.group, workers)  # latency of the steady state, not of a rebalance
                     began = time.time()
                     _publish(producer, run.topics.raw, measured, sent=sent, rate=rate)
                     offered = count / (time.time() - began)
