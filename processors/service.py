@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # Bounded prefetch: the consumer buffers at most this much raw HTML ahead of the worker (memory per worker).
 # A record larger than the per-partition limit is still fetched whole (the broker returns the first batch
 # regardless), so this never blocks a partition.
-FETCH_LIMITS = {"fetch_max_bytes": 8 * 1024 * 1024, "max_partition_fetch_bytes": 2 * 1024 * 1024}
+FETCH_LIMITS = {"fetch_max_bytes": 4 * 1024 * 1024, "max_partition_fetch_bytes": 1024 * 1024}
 
 
 def _worker(settings: Settings, consumer, store: Store, health: Health, stop: threading.Event, *,
