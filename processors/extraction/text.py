@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 
-__all__ = ["normalise_text", "fold_for_hash", "content_hash"]
+__all__ = ["normalise_text", "fold_for_hash", "content_hash", "folded_content_hash"]
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _BLANKS = re.compile(r"\n{3,}")
@@ -29,4 +29,9 @@ def fold_for_hash(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """SHA-256 (hex) of the folded text."""
-    return hashlib.sha256(fold_for_hash(text).encode("utf-8")).hexdigest()
+    return folded_content_hash(fold_for_hash(text))
+
+
+def folded_content_hash(folded: str) -> str:
+    """`content_hash` of a text already reduced by `fold_for_hash` (the dedupe stage folds once for two hashes)."""
+    return hashlib.sha256(folded.encode("utf-8")).hexdigest()

@@ -10,13 +10,12 @@ itself.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from newswire.store.dedupe_index import Decision, NearQuery
 from processors.article import Article, Drop, DuplicateOf, StageResult
-from processors.extraction.text import fold_for_hash
+from processors.extraction.text import fold_for_hash, folded_content_hash
 from processors.similarity.minhash import NearDuplicateOptions, estimated_jaccard, sign_folded
 
 __all__ = ["DedupeOptions", "DedupeDecisions", "Dedupe"]
@@ -55,10 +54,9 @@ class Dedupe:
     def __call__(self, article: Article) -> StageResult:
         if not article.text:
             return Drop(self.name, "no_text")
-        # One folding for both hashes (it was a third of the stage's CPU, done twice). The digest is
-        # `processors.extraction.text.content_hash`, which tests/unit/test_dedupe.py pins.
+        # One folding for both hashes (it was a third of the stage's CPU, done twice).
         folded = fold_for_hash(article.text)
-        digest = hashlib.sha256(folded.encode("utf-8")).hexdigest()
+        digest = folded_content_hash(folded)
         article = replace(article, content_hash=digest)
         # The signature is computed before the transaction, so no lock is held while hashing.
         near = self._near_query(folded) if self.near_enabled else None
