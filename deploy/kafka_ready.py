@@ -34,7 +34,12 @@ class NotKafka(Exception):
 
 
 def cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+    """A random KRaft cluster id, drawn again when it starts with "-" as Kafka's own `Uuid.randomUuid` does: the
+    storage tool would read such an id as an option ("--cluster-id: expected one argument"), 1 format in 64."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
